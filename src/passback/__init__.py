@@ -1,0 +1,1 @@
+"""Passback: LTI grade passback."""
