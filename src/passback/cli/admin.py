@@ -1,0 +1,182 @@
+"""Administration: LTI 1.3 platforms, LTI 1.1 consumers, the tool's keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+from typing import Any
+
+from passback.cli.target import use_target
+from passback.clock import utcnow
+
+AGS_SCOPES = (
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+    "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
+)
+
+
+def register(verbs: Any) -> None:
+    platforms = verbs.add_parser("platforms", help="LTI 1.3 platform registrations").add_subparsers(
+        dest="action", required=True
+    )
+    add = platforms.add_parser("add", help="register an LMS (issuer + client id) and print the tool's side")
+    add.add_argument("--issuer", required=True, help="the platform's issuer (iss), e.g. https://canvas.instructure.com")
+    add.add_argument("--client-id", required=True, help="the client id the LMS gave this tool")
+    add.add_argument(
+        "--deployment-id", action="append", default=[], required=True, help="a deployment id (repeat for several)"
+    )
+    add.add_argument("--login-url", required=True, help="the platform's OIDC authorization endpoint")
+    add.add_argument("--token-url", required=True, help="the platform's OAuth2 token endpoint")
+    add.add_argument("--jwks-url", required=True, help="the platform's public key set URL")
+    add.add_argument("--audience", default=None, help="token audience, when not the token URL (Brightspace)")
+    add.add_argument("--name", default=None, help="a name for people (e.g. 'State U Canvas')")
+    add.set_defaults(run=platforms_add)
+    lister = platforms.add_parser("list", help="list registrations")
+    lister.set_defaults(run=platforms_list)
+    remove = platforms.add_parser("remove", help="remove a registration and its deployments")
+    remove.add_argument("--issuer", required=True)
+    remove.add_argument("--client-id", required=True)
+    remove.set_defaults(run=platforms_remove)
+
+    consumers = verbs.add_parser("consumers", help="LTI 1.1 consumers").add_subparsers(dest="action", required=True)
+    cadd = consumers.add_parser("add", help="add a consumer key and shared secret (printed once if generated)")
+    cadd.add_argument("--key", required=True, help="the consumer key")
+    cadd.add_argument("--secret", default=None, help="the shared secret (default: a new random one)")
+    cadd.add_argument("--name", default=None)
+    cadd.set_defaults(run=consumers_add)
+    consumers.add_parser("list", help="list consumers (never their secrets)").set_defaults(run=consumers_list)
+    cremove = consumers.add_parser("remove", help="remove a consumer")
+    cremove.add_argument("--key", required=True)
+    cremove.set_defaults(run=consumers_remove)
+
+    keys = verbs.add_parser("keys", help="the tool's signing keys").add_subparsers(dest="action", required=True)
+    keys.add_parser("list", help="list the keys in the JWKS").set_defaults(run=keys_list)
+    keys.add_parser("rotate", help="add a new signing key (the old one stays in the JWKS)").set_defaults(
+        run=keys_rotate
+    )
+    retire = keys.add_parser("retire", help="remove the previous keys from the JWKS")
+    retire.add_argument("--force", action="store_true", help="even within 15 minutes of a rotation")
+    retire.set_defaults(run=keys_retire)
+
+
+def tool_side(base_url: str) -> dict[str, Any]:
+    """What an LMS admin enters on their side (docs/lms-setup.md explains each LMS)."""
+    return {
+        "openid_connect_initiation_url": f"{base_url}/lti13/login",
+        "target_link_uri": f"{base_url}/lti13/launch",
+        "redirect_uris": [f"{base_url}/lti13/launch"],
+        "public_jwk_url": f"{base_url}/.well-known/jwks.json",
+        "scopes": list(AGS_SCOPES),
+        "custom_parameters": {"activity_id": "<the product's activity id; leave out for a homepage link>"},
+        "placements": ["link_selection", "assignment_selection", "course_navigation"],
+        "lti11_launch_url": f"{base_url}/lti11/launch",
+    }
+
+
+def platforms_add(args: argparse.Namespace) -> int:
+    from passback import container
+    from passback.settings import get_settings
+
+    use_target(args)
+    platform = container.platforms().add(
+        issuer=args.issuer,
+        client_id=args.client_id,
+        deployment_ids=list(args.deployment_id),
+        login_url=args.login_url,
+        token_url=args.token_url,
+        jwks_url=args.jwks_url,
+        name=args.name,
+        token_audience=args.audience,
+        now=utcnow(),
+    )
+    print(f"Registered {platform.issuer} (client {platform.client_id}), platform id {platform.platform_id}.")
+    print("Enter these on the LMS's side (see docs/lms-setup.md for where each goes):")
+    print(json.dumps(tool_side(get_settings().base_url), indent=2))
+    return 0
+
+
+def platforms_list(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    repo = container.platforms()
+    for p in repo.list_all():
+        deployments = ", ".join(repo.deployments(p.issuer, p.client_id)) or "-"
+        print(f"{p.platform_id}  {p.issuer}  client={p.client_id}  deployments={deployments}  name={p.name or '-'}")
+    return 0
+
+
+def platforms_remove(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    removed = container.platforms().remove(args.issuer, args.client_id)
+    print("removed" if removed else "no such registration")
+    return 0 if removed else 1
+
+
+def consumers_add(args: argparse.Namespace) -> int:
+    from passback import container
+    from passback.settings import get_settings
+
+    use_target(args)
+    secret = args.secret or secrets.token_urlsafe(24)
+    consumer = container.consumers().add(consumer_key=args.key, secret=secret, name=args.name, now=utcnow())
+    print(f"Added LTI 1.1 consumer {consumer.consumer_key} (platform id {consumer.platform_id}).")
+    print(f"Launch URL: {get_settings().base_url}/lti11/launch")
+    if args.secret is None:
+        print(f"Shared secret (shown once, give it to the LMS admin): {secret}")
+    return 0
+
+
+def consumers_list(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    for c in container.consumers().list_all():
+        print(f"{c.platform_id}  {c.consumer_key}  name={c.name or '-'}  added={c.created_at:%Y-%m-%d}")
+    return 0
+
+
+def consumers_remove(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    removed = container.consumers().remove(args.key)
+    print("removed" if removed else "no such consumer")
+    return 0 if removed else 1
+
+
+def keys_list(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    for key in container.tool_keys().public_keys():
+        print(f"{key.kid}  {key.status}  created={key.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def keys_rotate(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    kid = container.tool_keys().rotate(utcnow())
+    print(f"New signing key {kid}; the previous keys stay in the JWKS until `passback keys retire`.")
+    return 0
+
+
+def keys_retire(args: argparse.Namespace) -> int:
+    from passback import container
+    from passback.cli.errors import CliError
+
+    use_target(args)
+    try:
+        retired = container.tool_keys().retire(utcnow(), force=args.force)
+    except ValueError as error:
+        raise CliError(str(error)) from error
+    print(f"Retired {len(retired)} key(s): {', '.join(retired) or '-'}")
+    return 0

@@ -1,0 +1,200 @@
+"""Operating grades: the catalog, score messages, release, policies, deadlines, resync, the sweep."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from passback.cli.target import use_target
+from passback.clock import utcnow
+
+
+def when(text: str) -> datetime:
+    """An ISO 8601 moment; one without an offset is taken as UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def register(verbs: Any) -> None:
+    activities = verbs.add_parser("activities", help="the activity catalog").add_subparsers(
+        dest="action", required=True
+    )
+    put = activities.add_parser("put", help="add or change a catalog entry")
+    put.add_argument("--id", required=True, dest="activity_id")
+    put.add_argument("--title", required=True)
+    put.add_argument("--min-questions", type=int, default=1)
+    put.add_argument("--product-url", default=None)
+    put.set_defaults(run=activities_put)
+    activities.add_parser("list", help="list the catalog").set_defaults(run=activities_list)
+
+    scores = verbs.add_parser("scores", help="score messages").add_subparsers(dest="action", required=True)
+    send = scores.add_parser("send", help="publish messages to the score queue, one JSON object per line")
+    send.add_argument("file", help="a file of messages, or - for standard input")
+    send.add_argument("--no-check", action="store_true", help="send lines even when they do not parse")
+    send.set_defaults(run=scores_send)
+
+    courses = verbs.add_parser("courses", help="courses").add_subparsers(dest="action", required=True)
+    clist = courses.add_parser("list", help="the courses of a platform")
+    clist.add_argument("--platform-id", required=True, help="as `passback platforms list` shows")
+    clist.set_defaults(run=courses_list)
+
+    release = verbs.add_parser("release", help="release an activity's grades in a course (Release Grades)")
+    release.add_argument("--course", required=True)
+    release.add_argument("--activity", required=True)
+    release.set_defaults(run=release_run)
+
+    policy = verbs.add_parser("policy", help="a course's release policy").add_subparsers(dest="action", required=True)
+    pset = policy.add_parser("set", help="set the release policy")
+    pset.add_argument("--course", required=True)
+    pset.add_argument("--policy", required=True, choices=["immediate", "at_date", "after_gau", "manual"])
+    pset.add_argument("--date", type=when, default=None, help="for at_date: ISO 8601")
+    pset.set_defaults(run=policy_set)
+
+    gau = verbs.add_parser("gau", help="an activity's deadline (grades accepted until)").add_subparsers(
+        dest="action", required=True
+    )
+    gset = gau.add_parser("set", help="set or clear a deadline")
+    gset.add_argument("--course", required=True)
+    gset.add_argument("--activity", required=True)
+    group = gset.add_mutually_exclusive_group(required=True)
+    group.add_argument("--at", type=when, help="ISO 8601 (UTC unless it says otherwise)")
+    group.add_argument("--clear", action="store_true")
+    gset.set_defaults(run=gau_set)
+
+    resync = verbs.add_parser("resync", help="clear the backoff and try again now (a cell, an activity, a course)")
+    resync.add_argument("--course", required=True)
+    resync.add_argument("--activity", default=None)
+    resync.add_argument("--learner", default=None)
+    resync.add_argument("--link", default=None)
+    resync.set_defaults(run=resync_run)
+
+    verbs.add_parser("sweep", help="run the retry schedule once: deadlines, release policies, retries").set_defaults(
+        run=sweep_run
+    )
+
+
+def activities_put(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    item = container.catalog().put(
+        activity_id=args.activity_id,
+        title=args.title,
+        min_questions=args.min_questions,
+        product_url=args.product_url,
+        now=utcnow(),
+    )
+    print(f"{item.activity_id}: {item.title} (grade registers at {item.min_questions} questions)")
+    return 0
+
+
+def activities_list(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    for a in container.catalog().list_all():
+        print(f"{a.activity_id}  min={a.min_questions}  {a.title}  {a.product_url or ''}")
+    return 0
+
+
+def scores_send(args: argparse.Namespace) -> int:
+    from passback import container
+    from passback.cli.errors import CliError
+    from passback.messages import parse_product_message
+
+    use_target(args)
+    source = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")  # noqa: SIM115
+    bodies = []
+    with source:
+        for number, line in enumerate(source, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            if not args.no_check:
+                try:
+                    parse_product_message(text)
+                except ValueError as error:
+                    raise CliError(f"line {number} is not a valid message: {error}") from error
+            bodies.append(text)
+    sent = container.queues().publish(bodies)
+    print(f"sent {sent} message(s) to the score queue")
+    return 0
+
+
+def courses_list(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    for course_id in container.courses().list_for_platform(args.platform_id):
+        course = container.courses().get(course_id)
+        if course is not None:
+            print(f"{course.course_id}  {course.title}  context={course.context_id}  policy={course.release_policy}")
+    return 0
+
+
+def release_run(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    job = container.jobs().request("release", args.course, utcnow(), activity_id=args.activity, requested_by="cli")
+    print(f"release queued (job {job.job_id}); the grades go out as the release function works through the course")
+    return 0
+
+
+def policy_set(args: argparse.Namespace) -> int:
+    from passback import container
+    from passback.cli.errors import CliError
+    from passback.domain.release import ReleasePolicy
+    from passback.services.course_settings import SettingRefused
+
+    use_target(args)
+    try:
+        container.course_settings().set_policy(args.course, ReleasePolicy(args.policy), args.date)
+    except SettingRefused as error:
+        raise CliError(str(error)) from error
+    print(f"release policy of {args.course}: {args.policy}{' at ' + args.date.isoformat() if args.date else ''}")
+    return 0
+
+
+def gau_set(args: argparse.Namespace) -> int:
+    from passback import container
+    from passback.cli.errors import CliError
+    from passback.services.course_settings import SettingRefused
+
+    use_target(args)
+    try:
+        container.course_settings().set_gau(args.course, args.activity, None if args.clear else args.at, utcnow())
+    except SettingRefused as error:
+        raise CliError(str(error)) from error
+    print(f"deadline of {args.activity} in {args.course}: {'none' if args.clear else args.at.isoformat()}")
+    return 0
+
+
+def resync_run(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    job = container.jobs().request(
+        "resync",
+        args.course,
+        utcnow(),
+        activity_id=args.activity,
+        learner_id=args.learner,
+        link_id=args.link,
+        requested_by="cli",
+    )
+    print(f"resync queued (job {job.job_id})")
+    return 0
+
+
+def sweep_run(args: argparse.Namespace) -> int:
+    from passback import container
+
+    use_target(args)
+    report = container.sweeper().sweep(utcnow())
+    print(json.dumps({"deadlines": report.deadlines, "releases": report.releases, "retries": report.retries}))
+    return 0

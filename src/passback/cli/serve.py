@@ -1,0 +1,80 @@
+"""`passback serve`: the whole system on this machine (moto, the real handlers, loopback only)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(verbs: Any) -> None:
+    serve = verbs.add_parser("serve", help="run the whole system locally on moto (no AWS account, no Docker)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (loopback by default)")
+    serve.add_argument("--port", type=int, default=8000, help="HTTP port of the API (0 picks a free one)")
+    serve.add_argument("--aws-port", type=int, default=0, help="port of the moto server (0 picks a free one)")
+    serve.add_argument(
+        "--schedule-seconds", type=float, default=30.0, help="fire the retry schedule every N seconds (0: never)"
+    )
+    serve.add_argument("--template", type=Path, default=None, help="the SAM template (default: infra/template.yaml)")
+    serve.add_argument(
+        "--retry-delay",
+        type=int,
+        default=2,
+        help="seconds before a failed queue message is delivered again (AWS: the visibility timeout)",
+    )
+    serve.add_argument("--workers", type=int, default=2, help="concurrent invocations per queue")
+    serve.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from passback.local.stack import LocalStack
+
+    stack = LocalStack(
+        host=args.host,
+        port=args.port,
+        aws_port=args.aws_port,
+        schedule_seconds=args.schedule_seconds,
+        template_path=args.template,
+        state_file=Path(args.state_file),
+        retry_delay_seconds=args.retry_delay,
+        workers=args.workers,
+    )
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        info = stack.start()
+        print_banner(info, Path(args.state_file))
+        stack.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("Stopping...", flush=True)
+        stack.stop()
+    return 0
+
+
+def print_banner(info: Any, state_file: Path) -> None:
+    lines = [
+        "Passback is running: the whole system on this machine (AWS emulated by moto).",
+        f"  Base URL          {info.base_url}",
+        f"  LTI 1.3 login     {info.base_url}/lti13/login",
+        f"  LTI 1.3 launch    {info.base_url}/lti13/launch",
+        f"  JWKS              {info.base_url}/.well-known/jwks.json",
+        f"  LTI 1.1 launch    {info.base_url}/lti11/launch",
+        f"  AWS endpoint URL  {info.aws_endpoint_url}",
+    ]
+    lines += [f"  {name:<17} {url}" for name, url in info.queues.items()]
+    lines += [
+        f"  State file        {state_file}",
+        "To reach it with the AWS CLI or boto3:",
+        f"  export AWS_ENDPOINT_URL={info.aws_endpoint_url} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+        f"AWS_DEFAULT_REGION={info.region}",
+        "Other passback verbs find it through the state file. Press Ctrl-C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
+    sys.stdout.flush()

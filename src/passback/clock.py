@@ -1,0 +1,29 @@
+"""The one place that reads the wall clock.
+
+Domain rules take `now` as an argument; handlers and the local stack call `utcnow()` and
+pass it in. Tests replace the clock with `set_clock` to simulate hours in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+_clock: Callable[[], datetime] | None = None
+
+
+def utcnow() -> datetime:
+    return _clock() if _clock is not None else datetime.now(UTC)
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    global _clock  # noqa: PLW0603 - a process-wide test seam, set once per test
+    _clock = clock
+
+
+def to_epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

@@ -1,0 +1,217 @@
+"""The composition root: what each function needs, made on first use, kept for the container's life.
+
+Nothing is made at import: a handler module imports this and calls, say, `scoring()` inside the
+handler, so a cold start pays only for what that function uses. Tests call `reset()`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from passback.settings import get_settings
+
+if TYPE_CHECKING:
+    from passback.data.catalog import ActivityRepository
+    from passback.data.cells import CellRepository
+    from passback.data.courses import CourseRepository
+    from passback.data.enrollments import EnrollmentRepository
+    from passback.data.learners import LearnerRepository
+    from passback.data.platforms import ConsumerRepository, PlatformRepository
+    from passback.data.progress import ProgressRepository
+    from passback.lms.gateway import LmsGateway
+    from passback.lms.http import Http, PlatformGate
+    from passback.lms.tokens import TokenCache
+    from passback.queues import Queues
+    from passback.services.course_settings import CourseSettings
+    from passback.services.grades import CourseGrades
+    from passback.services.jobs import CourseJobs
+    from passback.services.scoring import ScoringService
+    from passback.services.sweep import Sweeper
+    from passback.services.sync import SyncService
+    from passback.tool_keys import ToolKeys
+
+
+@cache
+def tool_keys() -> ToolKeys:
+    from passback.data.secret_store import SecretDocument
+    from passback.tool_keys import ToolKeys
+
+    return ToolKeys(SecretDocument(get_settings().tool_keys_secret))
+
+
+@cache
+def platforms() -> PlatformRepository:
+    from passback.data.platforms import PlatformRepository
+
+    return PlatformRepository()
+
+
+@cache
+def consumers() -> ConsumerRepository:
+    from passback.data.platforms import ConsumerRepository
+    from passback.data.secret_store import SecretDocument
+
+    return ConsumerRepository(SecretDocument(get_settings().consumer_secrets_secret))
+
+
+@cache
+def catalog() -> ActivityRepository:
+    from passback.data.catalog import ActivityRepository
+
+    return ActivityRepository()
+
+
+@cache
+def courses() -> CourseRepository:
+    from passback.data.courses import CourseRepository
+    from passback.domain.release import ReleasePolicy
+
+    return CourseRepository(ReleasePolicy(get_settings().default_release_policy))
+
+
+@cache
+def enrollments() -> EnrollmentRepository:
+    from passback.data.enrollments import EnrollmentRepository
+
+    return EnrollmentRepository()
+
+
+@cache
+def cells() -> CellRepository:
+    from passback.data.cells import CellRepository
+
+    return CellRepository()
+
+
+@cache
+def learners() -> LearnerRepository:
+    from passback.data.learners import LearnerRepository
+
+    return LearnerRepository()
+
+
+@cache
+def progress() -> ProgressRepository:
+    from passback.data.progress import ProgressRepository
+
+    return ProgressRepository()
+
+
+@cache
+def http() -> Http:
+    from passback.lms.http import Http
+
+    return Http(get_settings().http_timeout_seconds)
+
+
+@cache
+def gate() -> PlatformGate:
+    from passback.lms.http import PlatformGate
+
+    return PlatformGate(get_settings().platform_concurrency)
+
+
+@cache
+def tokens() -> TokenCache:
+    from passback.data.tokens import AccessTokenStore
+    from passback.lms.tokens import TokenCache
+
+    return TokenCache(http(), gate(), AccessTokenStore(), tool_keys())
+
+
+@cache
+def lms() -> LmsGateway:
+    from passback.lms.ags import AgsClient
+    from passback.lms.gateway import LmsGateway
+    from passback.lms.outcomes import OutcomesClient
+
+    return LmsGateway(AgsClient(http(), gate(), tokens()), OutcomesClient(http(), gate()), platforms(), consumers())
+
+
+@cache
+def queues() -> Queues:
+    from passback.queues import Queues
+
+    s = get_settings()
+    return Queues(
+        release_queue_url=s.release_queue_url, score_queue_url=s.score_queue_url, score_dlq_url=s.score_dlq_url
+    )
+
+
+@cache
+def sync() -> SyncService:
+    from passback.domain.delivery import RetryPlan
+    from passback.services.sync import SyncService
+
+    plan = RetryPlan(horizon_seconds=get_settings().retry_horizon_seconds)
+    return SyncService(courses(), enrollments(), cells(), lms(), retry_plan=plan)
+
+
+@cache
+def grades() -> CourseGrades:
+    from passback.services.grades import CourseGrades
+
+    return CourseGrades(progress(), enrollments(), catalog())
+
+
+@cache
+def scoring() -> ScoringService:
+    from passback.services.scoring import ScoringService
+
+    workers = get_settings().platform_concurrency
+    return ScoringService(
+        catalog(), learners(), progress(), enrollments(), courses(), sync(), queues(), workers=workers
+    )
+
+
+@cache
+def jobs() -> CourseJobs:
+    from passback.services.jobs import CourseJobs
+
+    return CourseJobs(courses(), enrollments(), grades(), sync(), queues(), workers=get_settings().platform_concurrency)
+
+
+@cache
+def sweeper() -> Sweeper:
+    from passback.services.sweep import Sweeper
+
+    return Sweeper(courses(), cells(), sync(), jobs(), workers=get_settings().platform_concurrency)
+
+
+def reset() -> None:
+    """Forget everything made so far (tests; the local stack after changing settings)."""
+    from passback import aws
+    from passback.data import tables
+    from passback.settings import reset_settings
+
+    for made in list(globals().values()):
+        if callable(made) and hasattr(made, "cache_clear") and getattr(made, "__module__", "") == __name__:
+            made.cache_clear()
+    reset_settings()
+    aws.reset_clients()
+    tables.rebind()
+
+
+@cache
+def idempotency_store() -> object:
+    """powertools' idempotency records, in the state table beside launch state and tokens."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from passback import aws
+
+    return DynamoDBPersistenceLayer(
+        table_name=get_settings().state_table,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value="IDEMPOTENCY#course-jobs",
+        expiry_attr="expires",
+        boto3_client=aws.dynamodb(),
+    )
+
+
+@cache
+def course_settings() -> CourseSettings:
+    from passback.services.course_settings import CourseSettings
+
+    return CourseSettings(courses(), catalog())

@@ -1,0 +1,108 @@
+"""Sync cells: one per learner and link, recording what the LMS has and why not."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+
+from pynamodb.exceptions import PutError
+
+from passback.data.base import due_stamp
+from passback.data.errors import Conflict, is_conditional_failure
+from passback.data.gradebook_models import Cell, GradebookItem
+from passback.data.tables import ensure_bound
+from passback.domain.delivery import CellStatus
+from passback.domain.records import Attempt, CellRecord
+
+RETRY_SHARDS = 8
+HISTORY_KEPT = 8
+
+
+def retry_shard(learner_id: str, link_id: str) -> int:
+    return zlib.crc32(f"{learner_id}#{link_id}".encode()) % RETRY_SHARDS
+
+
+def cell_record(item: Cell) -> CellRecord:
+    return CellRecord(
+        course_id=item.course_id,
+        learner_id=item.learner_id,
+        link_id=item.link_id,
+        status=item.status,
+        message=item.message,
+        owed_value=item.owed_value,
+        sent_value=item.sent_value,
+        sent_at=item.sent_at,
+        sent_ts=None if item.sent_ts is None else int(item.sent_ts),
+        failed_value=item.failed_value,
+        attempts=int(item.attempts or 0),
+        first_failure_at=item.first_failure_at,
+        next_attempt_at=item.next_attempt_at,
+        sourcedid=item.sourcedid,
+        outcome_service_url=item.outcome_service_url,
+        history=tuple(Attempt.from_list(raw) for raw in (item.history or [])),
+        updated_at=item.updated_at,
+        version=item.version,
+    )
+
+
+class CellRepository:
+    def __init__(self) -> None:
+        ensure_bound()
+
+    def get(self, course_id: str, learner_id: str, link_id: str) -> CellRecord | None:
+        pk, sk = Cell.keys_for(course_id=course_id, learner_id=learner_id, link_id=link_id)
+        try:
+            return cell_record(Cell.get(pk, sk))
+        except Cell.DoesNotExist:
+            return None
+
+    def for_learner(self, course_id: str, learner_id: str) -> dict[str, CellRecord]:
+        """Every cell of one learner in one course (one Query)."""
+        return {
+            item.link_id: cell_record(item)
+            for item in Cell.query(f"C#{course_id}", Cell.sk.startswith(f"X#{learner_id}#"))
+            if isinstance(item, Cell)
+        }
+
+    def save(self, cell: CellRecord) -> CellRecord:
+        """Write the cell if nobody wrote it since it was read; raises Conflict otherwise."""
+        retrying = cell.status == CellStatus.RETRYING and cell.next_attempt_at is not None
+        item = Cell(
+            course_id=cell.course_id,
+            learner_id=cell.learner_id,
+            link_id=cell.link_id,
+            status=cell.status,
+            message=cell.message,
+            owed_value=cell.owed_value,
+            sent_value=cell.sent_value,
+            sent_at=cell.sent_at,
+            sent_ts=cell.sent_ts,
+            failed_value=cell.failed_value,
+            attempts=cell.attempts,
+            first_failure_at=cell.first_failure_at,
+            next_attempt_at=cell.next_attempt_at,
+            sourcedid=cell.sourcedid,
+            outcome_service_url=cell.outcome_service_url,
+            history=[a.to_list() for a in cell.history[-HISTORY_KEPT:]],
+            updated_at=cell.updated_at,
+            due_pk=f"RETRY#{retry_shard(cell.learner_id, cell.link_id)}" if retrying else None,
+            due_sk=f"{due_stamp(cell.next_attempt_at)}#{cell.course_id}" if retrying and cell.next_attempt_at else None,
+        )
+        item.version = cell.version
+        try:
+            item.save()
+        except PutError as error:
+            if is_conditional_failure(error):
+                raise Conflict(f"cell {cell.course_id}/{cell.learner_id}/{cell.link_id} changed") from error
+            raise
+        return cell_record(item)
+
+    def due(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+        """(course, learner, link) of cells whose retry is due, through the sparse `due` index."""
+        found: list[tuple[str, str, str]] = []
+        for item in GradebookItem.due.query(
+            f"RETRY#{shard}", GradebookItem.due_sk <= f"{due_stamp(now)}#~", limit=limit
+        ):
+            _, learner_id, link_id = str(item.sk).split("#", 2)
+            found.append((str(item.pk)[2:], learner_id, link_id))
+        return found

@@ -1,0 +1,239 @@
+"""Courses, their assigned activities and their links: the course's configuration range."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from passback.data.base import due_stamp, set_or_remove
+from passback.data.errors import is_conditional_failure
+from passback.data.gradebook_models import Course, CourseActivity, GradebookItem, Link
+from passback.data.tables import ensure_bound
+from passback.domain.records import ActivityInCourse, CourseRecord, LinkRecord
+from passback.domain.release import ReleasePolicy, automatic_release_time
+
+CONFIG_RANGE = ("#", "D")  # #META, CA# (activities), CL# (links); before E# and X#
+
+
+def _activity(item: CourseActivity) -> ActivityInCourse:
+    return ActivityInCourse(
+        activity_id=item.activity_id,
+        idx=int(item.idx),
+        title=item.title,
+        gau=item.gau,
+        gau_applied_at=item.gau_applied_at,
+        released_at=item.released_at,
+    )
+
+
+def _link(item: Link) -> LinkRecord:
+    return LinkRecord(
+        link_id=item.link_id,
+        resource_link_id=item.resource_link_id,
+        activity_id=item.activity_id,
+        lti_version=item.lti_version,
+        title=item.title,
+        client_id=item.client_id,
+        line_item_url=item.line_item_url,
+        line_items_url=item.line_items_url,
+    )
+
+
+def course_record(items: list[GradebookItem], default_policy: ReleasePolicy) -> CourseRecord | None:
+    course = next((i for i in items if isinstance(i, Course)), None)
+    if course is None:
+        return None
+    return CourseRecord(
+        course_id=course.course_id,
+        platform_id=course.platform_id,
+        platform_key=course.platform_key,
+        lti_version=course.lti_version,
+        context_id=course.context_id,
+        title=course.title,
+        label=course.label,
+        lms_origin=course.lms_origin,
+        release_policy=ReleasePolicy(course.release_policy) if course.release_policy else default_policy,
+        release_date=course.release_date,
+        activities={i.activity_id: _activity(i) for i in items if isinstance(i, CourseActivity)},
+        links={i.link_id: _link(i) for i in items if isinstance(i, Link)},
+    )
+
+
+class CourseRepository:
+    def __init__(self, default_policy: ReleasePolicy) -> None:
+        ensure_bound()
+        self.default_policy = default_policy
+
+    def get(self, course_id: str) -> CourseRecord | None:
+        """The course, its activities and links: one Query over the configuration range."""
+        low, high = CONFIG_RANGE
+        items = list(GradebookItem.query(f"C#{course_id}", GradebookItem.sk.between(low, high)))
+        return course_record(items, self.default_policy)
+
+    def create_if_absent(
+        self,
+        *,
+        course_id: str,
+        platform_id: str,
+        platform_key: str,
+        lti_version: str,
+        context_id: str,
+        title: str,
+        label: str | None,
+        lms_origin: str | None,
+        now: datetime,
+    ) -> bool:
+        """Rule 1: the first launch creates the course. Two racing launches agree (conditional put)."""
+        course = Course(
+            course_id=course_id,
+            platform_id=platform_id,
+            platform_key=platform_key,
+            lti_version=lti_version,
+            context_id=context_id,
+            title=title,
+            label=label,
+            lms_origin=lms_origin,
+            created_at=now,
+            gsi1pk=f"P#{platform_id}",
+            gsi1sk=f"C#{course_id}",
+        )
+        try:
+            course.save(condition=Course.pk.does_not_exist())
+        except PutError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def rename(self, course_id: str, title: str, label: str | None) -> None:
+        pk, sk = Course.keys_for(course_id=course_id)
+        Course(pk=pk, sk=sk).update(actions=[Course.title.set(title), set_or_remove(Course.label, label)])
+
+    def assign_activity(self, course_id: str, activity_id: str, title: str | None, now: datetime) -> bool:
+        """Assign an activity to the course, giving it the next short index. False if already assigned."""
+        pk, sk = CourseActivity.keys_for(course_id=course_id, activity_id=activity_id)
+        try:
+            CourseActivity.get(pk, sk)
+            return False
+        except CourseActivity.DoesNotExist:
+            pass
+        cpk, csk = Course.keys_for(course_id=course_id)
+        counter = Course(pk=cpk, sk=csk)
+        counter.update(actions=[Course.next_idx.add(1)], condition=Course.pk.exists())
+        item = CourseActivity(
+            course_id=course_id,
+            activity_id=activity_id,
+            idx=int(counter.next_idx),
+            title=title,
+            assigned_at=now,
+        )
+        try:
+            item.save(condition=CourseActivity.pk.does_not_exist())
+        except PutError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def upsert_link(self, course_id: str, link: LinkRecord, now: datetime) -> tuple[bool, bool]:
+        """Record a link; returns (created, changed). A link's activity or line item can change."""
+        pk, sk = Link.keys_for(course_id=course_id, link_id=link.link_id)
+        try:
+            existing = Link.get(pk, sk)
+        except Link.DoesNotExist:
+            existing = None
+        fields: dict[str, Any] = {
+            "resource_link_id": link.resource_link_id,
+            "activity_id": link.activity_id,
+            "title": link.title,
+            "lti_version": link.lti_version,
+            "client_id": link.client_id or (existing.client_id if existing else None),
+            "line_item_url": link.line_item_url or (existing.line_item_url if existing else None),
+            "line_items_url": link.line_items_url or (existing.line_items_url if existing else None),
+        }
+        if existing is not None and all(getattr(existing, k) == v for k, v in fields.items()):
+            return False, False
+        item = Link(
+            course_id=course_id,
+            link_id=link.link_id,
+            created_at=existing.created_at if existing else now,
+            **fields,
+        )
+        item.save()
+        return existing is None, True
+
+    def set_line_item(self, course_id: str, link_id: str, line_item_url: str) -> None:
+        pk, sk = Link.keys_for(course_id=course_id, link_id=link_id)
+        Link(pk=pk, sk=sk).update(actions=[Link.line_item_url.set(line_item_url)], condition=Link.pk.exists())
+
+    def set_gau(self, course_id: str, activity_id: str, gau: datetime | None) -> None:
+        pk, sk = CourseActivity.keys_for(course_id=course_id, activity_id=activity_id)
+        item = CourseActivity.get(pk, sk)
+        item.gau = gau
+        item.gau_applied_at = None
+        item.due_pk = "GAU" if gau is not None else None
+        item.due_sk = f"{due_stamp(gau)}#{course_id}" if gau is not None else None
+        item.save()
+
+    def mark_gau_applied(self, course_id: str, activity_id: str, now: datetime) -> bool:
+        """Claim the deadline sweep for one activity (False if another sweep claimed it)."""
+        pk, sk = CourseActivity.keys_for(course_id=course_id, activity_id=activity_id)
+        try:
+            CourseActivity(pk=pk, sk=sk).update(
+                actions=[
+                    CourseActivity.gau_applied_at.set(now),
+                    CourseActivity.due_pk.remove(),
+                    CourseActivity.due_sk.remove(),
+                ],
+                condition=CourseActivity.gau_applied_at.does_not_exist() & CourseActivity.pk.exists(),
+            )
+        except Exception as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def mark_released(self, course_id: str, activity_id: str, now: datetime) -> bool:
+        """The instructor's Release Grades. False if it was already released by hand."""
+        pk, sk = CourseActivity.keys_for(course_id=course_id, activity_id=activity_id)
+        try:
+            CourseActivity(pk=pk, sk=sk).update(
+                actions=[CourseActivity.released_at.set(now)],
+                condition=CourseActivity.released_at.does_not_exist() & CourseActivity.pk.exists(),
+            )
+        except Exception as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def set_policy(self, course_id: str, policy: ReleasePolicy, release_date: datetime | None) -> None:
+        pk, sk = Course.keys_for(course_id=course_id)
+        item = Course.get(pk, sk)
+        item.release_policy = policy.value
+        item.release_date = release_date
+        due = automatic_release_time(policy, release_date=release_date, gau=None)
+        item.due_pk = "RELEASE" if due is not None else None
+        item.due_sk = f"{due_stamp(due)}#{course_id}" if due is not None else None
+        item.save()
+
+    def clear_release_due(self, course_id: str) -> None:
+        pk, sk = Course.keys_for(course_id=course_id)
+        Course(pk=pk, sk=sk).update(actions=[Course.due_pk.remove(), Course.due_sk.remove()])
+
+    def list_for_platform(self, platform_id: str) -> list[str]:
+        return [
+            str(item.gsi1sk)[2:]
+            for item in GradebookItem.inverted.query(f"P#{platform_id}", GradebookItem.gsi1sk.startswith("C#"))
+        ]
+
+    def due(self, due_pk: str, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(pk, sk) of items whose `due_pk` work is due at `now`, oldest first, at most `limit`."""
+        found: list[tuple[str, str]] = []
+        for item in GradebookItem.due.query(due_pk, GradebookItem.due_sk <= f"{due_stamp(now)}#~", limit=limit):
+            found.append((item.pk, item.sk))
+            if len(found) >= limit:
+                break
+        return found

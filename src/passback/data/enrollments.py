@@ -1,0 +1,156 @@
+"""Enrollments (rule 2) and the course grades kept on them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from passback.data.base import set_or_remove
+from passback.data.errors import Conflict, is_conditional_failure
+from passback.data.gradebook_models import Enrollment, GradebookItem
+from passback.data.tables import ensure_bound
+from passback.domain.records import EnrollmentRecord, GradeEntry
+
+_MAX_RACES = 8
+
+
+def enrollment_record(item: Enrollment) -> EnrollmentRecord:
+    raw: Mapping[str, Any] = item.grades.as_dict() if hasattr(item.grades, "as_dict") else dict(item.grades or {})
+    return EnrollmentRecord(
+        course_id=item.course_id,
+        learner_id=item.learner_id,
+        role=item.role,
+        lms_user_id=item.lms_user_id,
+        name=item.name,
+        email=item.email,
+        grades={int(k): GradeEntry.from_list(v) for k, v in raw.items()},
+        merge_pending=bool(item.merge_pending),
+        version=item.version,
+    )
+
+
+def replaces(stored: GradeEntry | None, candidate: GradeEntry) -> bool:
+    """Whether a freshly computed course grade should overwrite the stored one.
+
+    Newer progress wins; for the same progress, a deadline zero is never undone by a
+    computation that started before the deadline passed.
+    """
+    if stored is None:
+        return True
+    if candidate.progress_version != stored.progress_version:
+        return candidate.progress_version > stored.progress_version
+    if stored.zero and candidate.value is None:
+        return False
+    return candidate != stored
+
+
+class EnrollmentRepository:
+    def __init__(self) -> None:
+        ensure_bound()
+
+    def get(self, course_id: str, learner_id: str, *, consistent: bool = False) -> EnrollmentRecord | None:
+        pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)
+        try:
+            item = Enrollment.get(pk, sk, consistent_read=consistent)
+        except Enrollment.DoesNotExist:
+            return None
+        return enrollment_record(item)
+
+    def create_if_absent(self, record: EnrollmentRecord, now: datetime) -> bool:
+        item = Enrollment(
+            course_id=record.course_id,
+            learner_id=record.learner_id,
+            role=record.role,
+            lms_user_id=record.lms_user_id,
+            name=record.name,
+            email=record.email,
+            grades={str(k): v.to_list() for k, v in record.grades.items()},
+            merge_pending=record.merge_pending,
+            enrolled_at=now,
+            gsi1pk=f"U#{record.learner_id}",
+            gsi1sk=f"C#{record.course_id}",
+        )
+        try:
+            item.save()  # the VersionAttribute makes this conditional on the item not existing
+        except PutError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def update_identity(
+        self,
+        course_id: str,
+        learner_id: str,
+        *,
+        role: str,
+        lms_user_id: str | None,
+        name: str | None,
+        email: str | None,
+    ) -> None:
+        pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)
+        Enrollment(pk=pk, sk=sk).update(
+            actions=[
+                Enrollment.role.set(role),
+                set_or_remove(Enrollment.lms_user_id, lms_user_id),
+                set_or_remove(Enrollment.name, name),
+                set_or_remove(Enrollment.email, email),
+            ],
+            condition=Enrollment.pk.exists(),
+        )
+
+    def set_merge_pending(self, course_id: str, learner_id: str, pending: bool) -> None:
+        pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)
+        Enrollment(pk=pk, sk=sk).update(
+            actions=[Enrollment.merge_pending.set(pending)], condition=Enrollment.pk.exists()
+        )
+
+    def courses_of(self, learner_id: str) -> list[str]:
+        """The courses a learner is enrolled in (gsi1, keys only)."""
+        return [
+            str(item.gsi1sk)[2:]
+            for item in GradebookItem.inverted.query(f"U#{learner_id}", GradebookItem.gsi1sk.startswith("C#"))
+        ]
+
+    def set_grades(self, course_id: str, learner_id: str, entries: Mapping[int, GradeEntry]) -> EnrollmentRecord | None:
+        """Store course grades that are newer than what is stored; optimistic locking on the item.
+
+        Returns the enrollment after the write (or as it was, when nothing was newer), or None
+        when the learner is not enrolled.
+        """
+        pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)
+        for _ in range(_MAX_RACES):
+            try:
+                item = Enrollment.get(pk, sk)
+            except Enrollment.DoesNotExist:
+                return None
+            record = enrollment_record(item)
+            changed = {idx: e for idx, e in entries.items() if replaces(record.grades.get(idx), e)}
+            if not changed:
+                return record
+            actions = [Enrollment.grades[str(idx)].set(e.to_list()) for idx, e in changed.items()]  # type: ignore[index]
+            try:
+                item.update(actions=actions)
+            except UpdateError as error:
+                if is_conditional_failure(error):
+                    continue
+                raise
+            return enrollment_record(item)
+        raise Conflict(f"enrollment {course_id}/{learner_id} kept changing under us")
+
+    def page(
+        self, course_id: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[EnrollmentRecord], dict[str, Any] | None]:
+        """One page of a course's enrollments, for fan-out in resumable chunks."""
+        result = Enrollment.query(
+            f"C#{course_id}",
+            Enrollment.sk.startswith("E#"),
+            limit=limit,
+            last_evaluated_key=cursor,
+            page_size=limit,
+        )
+        records = [enrollment_record(item) for item in result if isinstance(item, Enrollment)]
+        return records, result.last_evaluated_key

@@ -1,0 +1,281 @@
+"""The gradebook table: courses, links, learners, enrollments, progress and sync cells.
+
+A course's partition (`C#<course id>`) holds everything its gradebook page shows, so the page
+is one paginated Query. Sort keys are ordered so the course's configuration is one contiguous
+range read by every sync: `#META` (the course), `CA#` (its activities), `CL#` (its links), then
+`E#` (enrollments, with each learner's course grades) and `X#` (sync cells).
+
+A learner's partition (`U#<learner id>`) holds their progress per activity, which belongs to
+them and not to any course (rule 3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+
+from passback.data.base import TableItem
+
+
+class InvertedIndex(GlobalSecondaryIndex["GradebookItem"]):
+    """gsi1: a learner's courses (from enrollments) and a platform's courses (from courses)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = KeysOnlyProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class DueIndex(GlobalSecondaryIndex["GradebookItem"]):
+    """due: a sparse index of work that falls due at a time (retries, deadlines, release dates).
+
+    Only items with something pending carry `due_pk`/`due_sk`; the sweep queries each due
+    partition for `due_sk <= now`, never scanning.
+    """
+
+    class Meta:
+        index_name = "due"
+        projection = KeysOnlyProjection()
+
+    due_pk = UnicodeAttribute(hash_key=True)
+    due_sk = UnicodeAttribute(range_key=True)
+
+
+class GradebookItem(TableItem):
+    kind = DiscriminatorAttribute()
+
+    class Meta:
+        table_name = "passback-gradebook"
+
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    inverted = InvertedIndex()
+    due = DueIndex()
+
+
+class Course(GradebookItem, discriminator="course"):
+    """The tool's side of one LMS course (rule 1: created by the first launch from it)."""
+
+    course_id = UnicodeAttribute()
+    platform_id = UnicodeAttribute()
+    platform_key = UnicodeAttribute()
+    lti_version = UnicodeAttribute()
+    context_id = UnicodeAttribute()
+    title = UnicodeAttribute()
+    label = UnicodeAttribute(null=True)
+    lms_origin = UnicodeAttribute(null=True)
+    release_policy = UnicodeAttribute(null=True)
+    release_date = UTCDateTimeAttribute(null=True)
+    next_idx = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"C#{kw['course_id']}", "#META"
+
+
+class CourseActivity(GradebookItem, discriminator="course_activity"):
+    """An activity assigned in a course: its short index, deadline (GAU) and release state."""
+
+    course_id = UnicodeAttribute()
+    activity_id = UnicodeAttribute()
+    idx = NumberAttribute()
+    title = UnicodeAttribute(null=True)
+    gau = UTCDateTimeAttribute(null=True)
+    gau_applied_at = UTCDateTimeAttribute(null=True)
+    released_at = UTCDateTimeAttribute(null=True)
+    assigned_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"C#{kw['course_id']}", f"CA#{kw['activity_id']}"
+
+
+class Link(GradebookItem, discriminator="link"):
+    """One LMS resource link: an activity link (names an activity) or a homepage link (names none)."""
+
+    course_id = UnicodeAttribute()
+    link_id = UnicodeAttribute()
+    resource_link_id = UnicodeAttribute()
+    activity_id = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    lti_version = UnicodeAttribute()
+    client_id = UnicodeAttribute(null=True)
+    line_item_url = UnicodeAttribute(null=True)
+    line_items_url = UnicodeAttribute(null=True)
+    ags_scopes = UnicodeSetAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"C#{kw['course_id']}", f"CL#{kw['link_id']}"
+
+
+class Enrollment(GradebookItem, discriminator="enrollment"):
+    """A learner in a course (rule 2), with their grade for each assigned activity.
+
+    `grades` maps a course activity's short index to [value or null, answered, progress
+    version, zero flag]: the course grade (rules 6 and 7) derived from the learner's progress,
+    kept here so the gradebook and the homepage composite never re-read every activity.
+    """
+
+    course_id = UnicodeAttribute()
+    learner_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    lms_user_id = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    grades = MapAttribute[str, Any](default=dict)  # type: ignore[arg-type]
+    merge_pending = BooleanAttribute(default=False)
+    enrolled_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"C#{kw['course_id']}", f"E#{kw['learner_id']}"
+
+
+class Cell(GradebookItem, discriminator="cell"):
+    """The sync cell for one learner and one link: what the LMS has, and why not if it does not.
+
+    `history` keeps the most recent attempts (when, value, what the LMS answered); every
+    attempt is also a structured log line, so the full record survives the trim.
+    """
+
+    course_id = UnicodeAttribute()
+    learner_id = UnicodeAttribute()
+    link_id = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)
+    message = UnicodeAttribute(null=True)
+    owed_value = NumberAttribute(null=True)
+    sent_value = NumberAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    sent_ts = NumberAttribute(null=True)
+    failed_value = NumberAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    first_failure_at = UTCDateTimeAttribute(null=True)
+    next_attempt_at = UTCDateTimeAttribute(null=True)
+    sourcedid = UnicodeAttribute(null=True)
+    outcome_service_url = UnicodeAttribute(null=True)
+    history = ListAttribute[Any](default=list)  # type: ignore[arg-type]
+    updated_at = UTCDateTimeAttribute(null=True)
+    version = VersionAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"C#{kw['course_id']}", f"X#{kw['learner_id']}#{kw['link_id']}"
+
+
+class Learner(GradebookItem, discriminator="learner"):
+    """A person: one product account, any number of LMS identities."""
+
+    learner_id = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    merged_into = UnicodeAttribute(null=True)
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"U#{kw['learner_id']}", "#META"
+
+
+class Progress(GradebookItem, discriminator="progress"):
+    """A learner's progress on one activity (rule 3), as order-independent aggregates.
+
+    `cuts` maps a course id to [order ms, message id, score, max answered]: the tally of the
+    reports made on or before that course's GAU, kept once a later report has arrived.
+    """
+
+    learner_id = UnicodeAttribute()
+    activity_id = UnicodeAttribute()
+    latest_ms = NumberAttribute(null=True)
+    latest_mid = UnicodeAttribute(null=True)
+    latest_score = NumberAttribute(null=True)
+    max_answered = NumberAttribute(default=0)
+    cuts = MapAttribute[str, Any](default=dict)  # type: ignore[arg-type]
+    updated_at = UTCDateTimeAttribute(null=True)
+    version = VersionAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"U#{kw['learner_id']}", f"P#{kw['activity_id']}"
+
+
+class Identity(GradebookItem, discriminator="identity"):
+    """An LMS identity (1.3: issuer + sub; 1.1: consumer key + user_id) and the learner it is."""
+
+    platform_id = UnicodeAttribute()
+    lms_user_id = UnicodeAttribute()
+    learner_id = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"I#{kw['platform_id']}#{kw['lms_user_id']}", "#"
+
+
+class LearnerEmail(GradebookItem, discriminator="learner_email"):
+    """The learner who owns an email address (for the account merge of rule 12)."""
+
+    email = UnicodeAttribute()
+    learner_id = UnicodeAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"M#{kw['email']}", "#"
+
+
+class MergeRequest(GradebookItem, discriminator="merge_request"):
+    """A pending "Confirm your request to merge accounts" (rule 12): single use, expiring."""
+
+    request_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    existing_learner_id = UnicodeAttribute()
+    provisional_learner_id = UnicodeAttribute()
+    platform_id = UnicodeAttribute()
+    lms_user_id = UnicodeAttribute()
+    course_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    decided_at = UTCDateTimeAttribute(null=True)
+    expires = TTLAttribute(null=True)
+    version = VersionAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"MERGE#{kw['request_id']}", "#"
+
+
+GRADEBOOK_MODELS: tuple[type[GradebookItem], ...] = (
+    Course,
+    CourseActivity,
+    Link,
+    Enrollment,
+    Cell,
+    Learner,
+    Progress,
+    Identity,
+    LearnerEmail,
+    MergeRequest,
+)

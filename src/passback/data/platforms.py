@@ -1,0 +1,132 @@
+"""LTI 1.3 registrations (issuer + client id) and their deployments; LTI 1.1 consumers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from passback.data.config_models import Consumer, Deployment, Platform
+from passback.data.secret_store import SecretDocument
+from passback.data.tables import ensure_bound
+from passback.ids import platform_id, platform_key_lti11, platform_key_lti13
+
+
+class PlatformRepository:
+    def __init__(self) -> None:
+        ensure_bound()
+
+    def get(self, issuer: str, client_id: str) -> Platform | None:
+        pk, sk = Platform.keys_for(issuer=issuer, client_id=client_id)
+        try:
+            item = Platform.get(pk, sk)
+        except Platform.DoesNotExist:
+            return None
+        return item if isinstance(item, Platform) else None
+
+    def for_issuer(self, issuer: str) -> list[Platform]:
+        pk = f"ISS#{issuer}"
+        return [item for item in Platform.query(pk, Platform.sk.startswith("CLIENT#")) if isinstance(item, Platform)]
+
+    def deployment_exists(self, issuer: str, client_id: str, deployment_id: str) -> bool:
+        pk, sk = Deployment.keys_for(issuer=issuer, client_id=client_id, deployment_id=deployment_id)
+        try:
+            Deployment.get(pk, sk)
+        except Deployment.DoesNotExist:
+            return False
+        return True
+
+    def deployments(self, issuer: str, client_id: str) -> list[str]:
+        prefix = f"CLIENT#{client_id}#DEP#"
+        return [
+            item.deployment_id
+            for item in Deployment.query(f"ISS#{issuer}", Deployment.sk.startswith(prefix))
+            if isinstance(item, Deployment)
+        ]
+
+    def add(
+        self,
+        *,
+        issuer: str,
+        client_id: str,
+        deployment_ids: list[str],
+        login_url: str,
+        token_url: str,
+        jwks_url: str,
+        name: str | None,
+        token_audience: str | None,
+        now: datetime,
+    ) -> Platform:
+        platform = Platform(
+            issuer=issuer,
+            client_id=client_id,
+            platform_id=platform_id(platform_key_lti13(issuer)),
+            name=name,
+            login_url=login_url,
+            token_url=token_url,
+            jwks_url=jwks_url,
+            token_audience=token_audience,
+            created_at=now,
+        )
+        platform.save()
+        for deployment_id in deployment_ids:
+            Deployment(issuer=issuer, client_id=client_id, deployment_id=deployment_id, created_at=now).save()
+        return platform
+
+    def remove(self, issuer: str, client_id: str) -> bool:
+        found = self.get(issuer, client_id)
+        for item in Deployment.query(f"ISS#{issuer}", Deployment.sk.startswith(f"CLIENT#{client_id}#DEP#")):
+            item.delete()
+        if found is None:
+            return False
+        found.delete()
+        return True
+
+    def list_all(self) -> list[Platform]:
+        return [item for item in Platform.by_kind.query("platform") if isinstance(item, Platform)]
+
+
+class ConsumerRepository:
+    """LTI 1.1 consumers; the shared secrets are in one Secrets Manager document by consumer key."""
+
+    def __init__(self, secrets: SecretDocument) -> None:
+        ensure_bound()
+        self._secrets = secrets
+
+    def get(self, consumer_key: str) -> Consumer | None:
+        pk, sk = Consumer.keys_for(consumer_key=consumer_key)
+        try:
+            item = Consumer.get(pk, sk)
+        except Consumer.DoesNotExist:
+            return None
+        return item if isinstance(item, Consumer) else None
+
+    def secret(self, consumer_key: str) -> str | None:
+        value = self._secrets.read().get(consumer_key)
+        if value is None:
+            # A consumer added after this container cached the document.
+            value = self._secrets.read(fresh=True).get(consumer_key)
+        return value if isinstance(value, str) else None
+
+    def add(self, *, consumer_key: str, secret: str, name: str | None, now: datetime) -> Consumer:
+        document = dict(self._secrets.read(fresh=True))
+        document[consumer_key] = secret
+        self._secrets.write(document)
+        consumer = Consumer(
+            consumer_key=consumer_key,
+            platform_id=platform_id(platform_key_lti11(consumer_key)),
+            name=name,
+            created_at=now,
+        )
+        consumer.save()
+        return consumer
+
+    def remove(self, consumer_key: str) -> bool:
+        document = dict(self._secrets.read(fresh=True))
+        had_secret = document.pop(consumer_key, None) is not None
+        self._secrets.write(document)
+        found = self.get(consumer_key)
+        if found is not None:
+            found.delete()
+        return had_secret or found is not None
+
+    def list_all(self) -> list[Consumer]:
+        return [item for item in Consumer.by_kind.query("consumer") if isinstance(item, Consumer)]

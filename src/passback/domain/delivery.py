@@ -1,0 +1,193 @@
+"""Rules 10 and 11, and the sync decision: what one cell owes and whether to send it now."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class CellStatus(StrEnum):
+    SYNCED = "synced"
+    NOT_RELEASED = "not released"
+    BELOW_THRESHOLD = "below threshold"
+    NO_TARGET = "no target"
+    LMS_ERROR = "LMS error"
+    USER_NOT_IN_COURSE = "user not in course"
+    LMS_NEWER = "LMS has newer"
+    RETRYING = "retrying"
+    GAVE_UP = "gave up"
+    MERGE_PENDING = "merge pending"
+
+
+class FailureKind(StrEnum):
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+    USER_NOT_IN_COURSE = "user not in course"
+    LMS_NEWER = "LMS has newer"
+
+
+USER_NOT_IN_COURSE_EXPLANATION = (
+    "The LMS does not know this user in this course: either the student dropped the course, or their "
+    "LMS account is not yet linked to their account here (a pending 'Confirm your request to merge "
+    "accounts' email). Not retried automatically: once the student is enrolled or has confirmed the "
+    "merge, use resync."
+)
+LMS_NEWER_EXPLANATION = (
+    "The LMS already holds a newer score for this student (entered in the LMS itself, or by another "
+    "tool), so it refused this one. Not retried automatically; resync to send it again."
+)
+
+_NOT_IN_COURSE = re.compile(
+    r"(user|student|learner)[^.]{0,40}\bnot\b[^.]{0,30}\b(in|enrolled in|found in|part of|a member of)"
+    r"[^.]{0,20}\b(course|context|section|class)"
+    r"|not (currently )?enrolled|no such (user|student)",
+    re.IGNORECASE,
+)
+
+
+def user_is_not_in_course(lms_message: str) -> bool:
+    """Rule 11: recognise the LMS's many ways of saying it does not know this user here."""
+    return bool(_NOT_IN_COURSE.search(lms_message or ""))
+
+
+def classify_lms_failure(status: int | None, message: str, *, timestamp_conflict: bool = False) -> FailureKind:
+    """Rule 10: timeouts, connection errors, 5xx and 429 are retried; other 4xx are not.
+
+    `status` None means no answer at all (timeout, connection refused).
+    """
+    if status is None or status >= 500 or status in (408, 429):
+        return FailureKind.RETRYABLE
+    if user_is_not_in_course(message):
+        return FailureKind.USER_NOT_IN_COURSE
+    if timestamp_conflict:
+        return FailureKind.LMS_NEWER
+    return FailureKind.PERMANENT
+
+
+def next_score_timestamp(last_sent_epoch: int | None, now: datetime) -> int:
+    """AGS timestamps strictly increase per line item and user at whole seconds.
+
+    Canvas refuses an older timestamp and Moodle one that is not later at one-second
+    granularity, so two changes within one second get consecutive seconds.
+    """
+    candidate = int(now.timestamp())
+    if last_sent_epoch is not None and candidate <= last_sent_epoch:
+        return last_sent_epoch + 1
+    return candidate
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    base_seconds: float = 30.0
+    cap_seconds: float = 900.0
+    horizon_seconds: float = 3600.0
+
+
+def lms_errors_are_retried(
+    *,
+    first_failure: datetime,
+    attempts: int,
+    now: datetime,
+    jitter: float,
+    retry_after_seconds: float | None = None,
+    plan: RetryPlan | None = None,
+) -> datetime | None:
+    """Rule 10: when to try again after `attempts` failures, or None to give up.
+
+    Exponential backoff with jitter (`jitter` in [0, 1), drawn by the caller), honouring a
+    Retry-After, and never past one hour after the first failure: the last try lands exactly
+    at the horizon, after that the cell waits for a resync.
+    """
+    plan = plan or RetryPlan()
+    deadline = first_failure + timedelta(seconds=plan.horizon_seconds)
+    if now >= deadline:
+        return None
+    backoff = min(plan.cap_seconds, plan.base_seconds * (2 ** max(0, attempts - 1)))
+    delay = backoff * (0.5 + 0.5 * jitter)
+    if retry_after_seconds is not None:
+        delay = max(delay, retry_after_seconds)
+    return min(now + timedelta(seconds=delay), deadline)
+
+
+class Action(StrEnum):
+    SEND = "send"
+    RECORD = "record"
+    WAIT = "wait"
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True)
+class CellState:
+    """What the cell already records about the LMS."""
+
+    status: str | None = None
+    sent_value: float | None = None
+    failed_value: float | None = None
+    next_attempt: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    status: CellStatus | None = None
+    value: float | None = None
+
+
+def sync_decision(
+    *,
+    owed: float | None,
+    released: bool,
+    has_target: bool,
+    merge_pending: bool,
+    cell: CellState,
+    now: datetime,
+    forced: bool = False,
+) -> Decision:
+    """The heart of sync: given what is owed and what the LMS has, what to do now.
+
+    - nothing owed (below threshold, or a merge pending), not released, no target: record why, send
+      nothing (rules 6, 8, 9, 12);
+    - the LMS already has this value: nothing;
+    - a retry is scheduled for later and this is not a resync: wait (failures are state, not floods);
+    - a value that failed permanently, or gave up, is not sent again unless resynced;
+    - otherwise send the owed value (the latest: a burst sends one value, not each step).
+    """
+    if owed is None:
+        return _record(cell, CellStatus.MERGE_PENDING if merge_pending else CellStatus.BELOW_THRESHOLD)
+    if not released:
+        return _record(cell, CellStatus.NOT_RELEASED)
+    if not has_target:
+        return _record(cell, CellStatus.NO_TARGET)
+    if cell.status == CellStatus.SYNCED and cell.sent_value == owed:
+        return Decision(Action.NOTHING)
+    if not forced:
+        if cell.status == CellStatus.RETRYING and cell.next_attempt is not None and cell.next_attempt > now:
+            return Decision(Action.WAIT)
+        stuck = {
+            CellStatus.LMS_ERROR,
+            CellStatus.USER_NOT_IN_COURSE,
+            CellStatus.LMS_NEWER,
+            CellStatus.GAVE_UP,
+        }
+        if cell.status in stuck and cell.failed_value == owed:
+            return Decision(Action.NOTHING)
+    return Decision(Action.SEND, value=owed)
+
+
+def _record(cell: CellState, status: CellStatus) -> Decision:
+    if cell.status == status:
+        return Decision(Action.NOTHING)
+    return Decision(Action.RECORD, status=status)
+
+
+NOT_RELEASED_MESSAGE = "Not released: release the activity's grades to send them."
+BELOW_THRESHOLD_MESSAGE = (
+    "No grade yet: the student has not answered the activity's minimum number of questions (and no deadline "
+    "has passed)."
+)
+MERGE_PENDING_MESSAGE = (
+    "Merge pending: the student must confirm the 'Confirm your request to merge accounts' email; their earlier "
+    "work counts here once they do."
+)

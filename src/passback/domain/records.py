@@ -1,0 +1,166 @@
+"""Plain records of the gradebook's aggregates, as the repositories hand them to services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from passback.domain.grading import CourseGrade
+from passback.domain.release import ReleasePolicy, nothing_leaves_before_release
+
+
+@dataclass(frozen=True)
+class ActivityInCourse:
+    activity_id: str
+    idx: int
+    title: str | None = None
+    gau: datetime | None = None
+    gau_applied_at: datetime | None = None
+    released_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    link_id: str
+    resource_link_id: str
+    activity_id: str | None
+    lti_version: str
+    title: str | None = None
+    client_id: str | None = None
+    line_item_url: str | None = None
+    line_items_url: str | None = None
+
+    @property
+    def is_homepage(self) -> bool:
+        return self.activity_id is None
+
+
+@dataclass(frozen=True)
+class CourseRecord:
+    course_id: str
+    platform_id: str
+    platform_key: str
+    lti_version: str
+    context_id: str
+    title: str
+    release_policy: ReleasePolicy
+    release_date: datetime | None = None
+    lms_origin: str | None = None
+    label: str | None = None
+    activities: Mapping[str, ActivityInCourse] = field(default_factory=dict)
+    links: Mapping[str, LinkRecord] = field(default_factory=dict)
+
+    def released(self, activity_id: str, now: datetime) -> bool:
+        activity = self.activities.get(activity_id)
+        if activity is None:
+            return False
+        return nothing_leaves_before_release(
+            self.release_policy,
+            released_by_hand_at=activity.released_at,
+            release_date=self.release_date,
+            gau=activity.gau,
+            now=now,
+        )
+
+    def links_for_activity(self, activity_id: str) -> list[LinkRecord]:
+        return [link for link in self.links.values() if link.activity_id == activity_id]
+
+    def homepage_links(self) -> list[LinkRecord]:
+        return [link for link in self.links.values() if link.is_homepage]
+
+    def activity_by_idx(self, idx: int) -> ActivityInCourse | None:
+        for activity in self.activities.values():
+            if activity.idx == idx:
+                return activity
+        return None
+
+
+@dataclass(frozen=True)
+class GradeEntry:
+    """One course grade as stored on the enrollment, with the progress version it came from."""
+
+    value: float | None
+    answered: int
+    progress_version: int
+    zero: bool = False
+
+    @classmethod
+    def of(cls, grade: CourseGrade, progress_version: int) -> GradeEntry:
+        return cls(value=grade.value, answered=grade.answered, progress_version=progress_version, zero=grade.zero)
+
+    def to_list(self) -> list[Any]:
+        return [self.value, self.answered, self.progress_version, 1 if self.zero else 0]
+
+    @classmethod
+    def from_list(cls, raw: Any) -> GradeEntry:
+        value, answered, version, zero = [*list(raw), None, 0, 0, 0][:4]
+        return cls(
+            value=None if value is None else float(value),
+            answered=int(answered or 0),
+            progress_version=int(version or 0),
+            zero=bool(zero),
+        )
+
+
+@dataclass(frozen=True)
+class EnrollmentRecord:
+    course_id: str
+    learner_id: str
+    role: str
+    lms_user_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    grades: Mapping[int, GradeEntry] = field(default_factory=dict)
+    merge_pending: bool = False
+    version: int | None = None
+
+    @property
+    def is_instructor(self) -> bool:
+        return self.role == "instructor"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    at: datetime
+    value: float
+    outcome: str
+    status: int | None
+    message: str
+
+    def to_list(self) -> list[Any]:
+        return [self.at.isoformat(), self.value, self.outcome, self.status, self.message[:200]]
+
+    @classmethod
+    def from_list(cls, raw: Any) -> Attempt:
+        at, value, outcome, status, message = [*list(raw), None, None, None, None, None][:5]
+        return cls(
+            at=datetime.fromisoformat(str(at)),
+            value=float(value or 0),
+            outcome=str(outcome or ""),
+            status=None if status is None else int(status),
+            message=str(message or ""),
+        )
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    course_id: str
+    learner_id: str
+    link_id: str
+    status: str | None = None
+    message: str | None = None
+    owed_value: float | None = None
+    sent_value: float | None = None
+    sent_at: datetime | None = None
+    sent_ts: int | None = None
+    failed_value: float | None = None
+    attempts: int = 0
+    first_failure_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    sourcedid: str | None = None
+    outcome_service_url: str | None = None
+    history: tuple[Attempt, ...] = ()
+    updated_at: datetime | None = None
+    version: int | None = None

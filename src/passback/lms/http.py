@@ -1,0 +1,97 @@
+"""One HTTP session per container, a timeout on every call, and courtesy to each LMS platform.
+
+Courtesy: at most N concurrent requests per platform from this container, and when a
+platform answers 429 every request to it waits until its Retry-After has passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from passback.lms.errors import LmsError
+
+
+class PlatformGate:
+    """Per-platform concurrency cap and 429 backoff, shared by every sync in this container."""
+
+    def __init__(self, concurrency: int) -> None:
+        self._concurrency = concurrency
+        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+        self._blocked_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _semaphore(self, platform: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            sem = self._semaphores.get(platform)
+            if sem is None:
+                sem = self._semaphores[platform] = threading.BoundedSemaphore(self._concurrency)
+            return sem
+
+    def blocked_for(self, platform: str) -> float:
+        with self._lock:
+            return max(0.0, self._blocked_until.get(platform, 0.0) - time.monotonic())
+
+    def back_off(self, platform: str, seconds: float) -> None:
+        with self._lock:
+            until = time.monotonic() + seconds
+            self._blocked_until[platform] = max(until, self._blocked_until.get(platform, 0.0))
+
+    @contextlib.contextmanager
+    def slot(self, platform: str) -> Iterator[None]:
+        wait = self.blocked_for(platform)
+        if wait > 0:
+            raise LmsError(
+                f"The LMS asked us to slow down (HTTP 429); waiting {wait:.0f} s before calling it again.",
+                status=429,
+                retry_after=wait,
+                deferred=True,
+            )
+        with self._semaphore(platform):
+            yield
+
+
+class Http:
+    """requests.Session with a mandatory timeout (requests has none by default)."""
+
+    def __init__(self, timeout: float, pool_size: int = 32) -> None:
+        self.timeout = timeout
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = "Passback/0.1 (LTI grade passback)"
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("allow_redirects", False)
+        try:
+            return self.session.request(method, url, **kwargs)
+        except requests.Timeout as error:
+            raise LmsError(f"The LMS did not answer within {self.timeout:.0f} s.", status=None) from error
+        except requests.ConnectionError as error:
+            raise LmsError(f"Could not connect to the LMS: {type(error).__name__}.", status=None) from error
+        except requests.RequestException as error:
+            raise LmsError(f"The request to the LMS failed: {type(error).__name__}.", status=None) from error
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())

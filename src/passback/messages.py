@@ -1,0 +1,125 @@
+"""The messages products publish to the score queue, and the jobs on the release queue.
+
+Versioned JSON, parsed with powertools' parser (pydantic). docs/messages.md documents them and
+docs/schemas/ holds their JSON Schemas, generated from these models (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+Id = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s#]+$")]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LearnerRef(_Message):
+    """Who the score is for: the learner id the launch handed the product, or an LMS identity.
+
+    Give exactly one of: `learner_id`; `issuer` + `user_id` (LTI 1.3 `sub`);
+    `consumer_key` + `user_id` (LTI 1.1 `user_id`).
+    """
+
+    learner_id: Id | None = None
+    issuer: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    consumer_key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    user_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_identity(self) -> LearnerRef:
+        by_id = self.learner_id is not None
+        by_13 = self.issuer is not None
+        by_11 = self.consumer_key is not None
+        if by_id + by_13 + by_11 != 1:
+            raise ValueError("give exactly one of learner_id, issuer + user_id, consumer_key + user_id")
+        if (by_13 or by_11) and not self.user_id:
+            raise ValueError("an LMS identity needs user_id")
+        if by_id and self.user_id is not None:
+            raise ValueError("user_id goes with issuer or consumer_key, not learner_id")
+        return self
+
+
+class ScoreMessage(_Message):
+    """Progress of one learner on one activity, so far."""
+
+    type: Literal["score"]
+    version: Literal[1] = 1
+    message_id: Id
+    learner: LearnerRef
+    activity_id: Id
+    answered: Annotated[int, Field(ge=0, le=100_000)]
+    score: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    occurred_at: AwareDatetime
+
+
+class ActivityMessage(_Message):
+    """A product's catalog entry."""
+
+    type: Literal["activity"]
+    version: Literal[1] = 1
+    message_id: Id
+    activity_id: Id
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    min_questions: Annotated[int, Field(ge=1, le=10_000)] = 1
+    product_url: HttpUrl | None = None
+
+
+ProductMessage = Annotated[ScoreMessage | ActivityMessage, Field(discriminator="type")]
+
+
+class ProductEnvelope(BaseModel):
+    """What one SQS message body holds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    message: ProductMessage
+
+
+class CourseJob(_Message):
+    """Work on many cells of one course, done by the release function in resumable chunks.
+
+    `kind`: release (mark released, then sync), resync (clear backoff, try now), regrade
+    (recompute enrollments' grades from progress, e.g. a newly assigned activity or a new
+    link), sync (sync cells). `cursor` continues a Query where the previous chunk stopped.
+    """
+
+    type: Literal["course_job"] = "course_job"
+    version: Literal[1] = 1
+    job_id: Id
+    kind: Literal["release", "resync", "regrade", "sync"]
+    course_id: Id
+    activity_id: Id | None = None
+    learner_id: Id | None = None
+    link_id: Id | None = None
+    requested_by: Annotated[str, Field(max_length=256)] | None = None
+    requested_at: datetime
+    cursor: dict[str, Any] | None = None
+    chunk: Annotated[int, Field(ge=0)] = 0
+
+
+def parse_product_message(body: str) -> ScoreMessage | ActivityMessage:
+    """Parse one score-queue body with powertools' parser; raises ValidationError when malformed."""
+    from aws_lambda_powertools.utilities.parser import parse
+
+    return parse(event={"message": _loads(body)}, model=ProductEnvelope).message
+
+
+def _loads(body: str) -> Any:
+    import json
+
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"the message body is not JSON: {error.msg} at position {error.pos}") from error
+
+
+class ReleaseRequest(_Message):
+    """POST /api/v1/releases: release an activity's grades in a course (operators, automation)."""
+
+    course_id: Id
+    activity_id: Id
+    requested_by: Annotated[str, Field(max_length=256)] | None = None

@@ -1,0 +1,54 @@
+"""The queues: course jobs to the release queue, bad messages to a dead-letter queue with a reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from passback import aws
+from passback.messages import CourseJob
+
+
+class Queues:
+    def __init__(self, *, release_queue_url: str, score_queue_url: str, score_dlq_url: str) -> None:
+        self.release_queue_url = release_queue_url
+        self.score_queue_url = score_queue_url
+        self.score_dlq_url = score_dlq_url
+
+    def send_job(self, job: CourseJob, *, delay_seconds: int = 0) -> None:
+        aws.sqs().send_message(
+            QueueUrl=self.release_queue_url, MessageBody=job.model_dump_json(), DelaySeconds=delay_seconds
+        )
+
+    def dead_letter(self, body: str, *, reason: str, detail: str, source_message_id: str) -> None:
+        """Park a message that can never succeed, with why, so an operator can read, fix and redrive it."""
+        aws.sqs().send_message(
+            QueueUrl=self.score_dlq_url,
+            MessageBody=body,
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason},
+                "detail": {"DataType": "String", "StringValue": detail[:2000] or reason},
+                "source_message_id": {"DataType": "String", "StringValue": source_message_id},
+            },
+        )
+
+    def publish(self, bodies: Iterable[str]) -> int:
+        """Send product messages in batches of ten (the CLI's `scores send`)."""
+        batch: list[dict[str, Any]] = []
+        sent = 0
+        for body in bodies:
+            batch.append({"Id": str(len(batch)), "MessageBody": body})
+            if len(batch) == 10:
+                sent += self._flush(batch)
+                batch = []
+        if batch:
+            sent += self._flush(batch)
+        return sent
+
+    def _flush(self, batch: list[dict[str, Any]]) -> int:
+        result = aws.sqs().send_message_batch(QueueUrl=self.score_queue_url, Entries=batch)  # type: ignore[arg-type]
+        failed = result.get("Failed", [])
+        if failed:
+            raise RuntimeError(f"{len(failed)} messages were not accepted by the queue: {json.dumps(failed)[:500]}")
+        return len(result.get("Successful", []))

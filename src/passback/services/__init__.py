@@ -1,0 +1,1 @@
+"""Services: one per concern, each orchestrating domain rules, repositories and LMS clients."""

@@ -1,0 +1,295 @@
+"""The score pipeline: product messages become grades, exactly once and in order (rules 3 to 7).
+
+A batch is applied in two phases. First each message on its own (powertools' batch processor:
+one bad message fails alone): progress is updated with a conditional write and the course
+grades derived from it are stored on the enrollments. Then every learner the batch touched is
+synced once, so a burst of updates to one cell sends its latest value, not each step.
+
+Duplicates and late messages change nothing (progress keeps order-independent aggregates),
+but the second phase still runs for them, so a crash between writing a grade and sending it
+is repaired by the redelivery.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from passback.clock import from_epoch
+from passback.data.catalog import ActivityRepository
+from passback.data.courses import CourseRepository
+from passback.data.enrollments import EnrollmentRepository
+from passback.data.errors import Conflict
+from passback.data.learners import LearnerRepository
+from passback.data.progress import ProgressRepository
+from passback.domain.grading import course_grade
+from passback.domain.progress import ScoreReport, progress_belongs_to_the_learner
+from passback.domain.records import CourseRecord, GradeEntry
+from passback.ids import platform_id, platform_key_lti11, platform_key_lti13
+from passback.messages import ActivityMessage, LearnerRef, ScoreMessage, parse_product_message
+from passback.observability import count, logger
+from passback.queues import Queues
+from passback.services.sync import SyncService
+
+# An activity unknown on first delivery may still be on its way; give up after this many receives.
+UNKNOWN_ACTIVITY_RECEIVES = 3
+_RACES = 8
+
+
+class PermanentMessageError(Exception):
+    """This message can never succeed: it goes to the dead-letter queue with this reason."""
+
+    reason = "invalid"
+
+
+class UnknownLearner(PermanentMessageError):
+    reason = "unknown learner"
+
+
+class UnknownActivity(Exception):
+    """Not (yet) in the catalog: retried a few times, then dead-lettered."""
+
+    reason = "unknown activity"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one message changed: the learner, and the courses whose grades for them may differ."""
+
+    learner_id: str | None = None
+    course_ids: frozenset[str] = frozenset()
+
+
+@dataclass
+class BatchResult:
+    touched: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    origins: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+
+class ScoringService:
+    def __init__(
+        self,
+        catalog: ActivityRepository,
+        learners: LearnerRepository,
+        progress: ProgressRepository,
+        enrollments: EnrollmentRepository,
+        courses: CourseRepository,
+        sync: SyncService,
+        queues: Queues,
+        *,
+        workers: int = 8,
+    ) -> None:
+        self.catalog = catalog
+        self.learners = learners
+        self.progress = progress
+        self.enrollments = enrollments
+        self.courses = courses
+        self.sync = sync
+        self.queues = queues
+        self.workers = workers
+
+    # ------------------------------------------------------------------ one message
+
+    def apply(self, message: ScoreMessage | ActivityMessage, now: datetime, course_cache: dict[str, Any]) -> Applied:
+        """Apply one message; says which learner and courses it may have changed."""
+        if isinstance(message, ActivityMessage):
+            self.catalog.put(
+                activity_id=message.activity_id,
+                title=message.title,
+                min_questions=message.min_questions,
+                product_url=str(message.product_url) if message.product_url else None,
+                now=now,
+            )
+            count("ActivitiesApplied")
+            return Applied()
+        return self.apply_score(message, now, course_cache)
+
+    def learner_for(self, ref: LearnerRef, now: datetime) -> str:
+        if ref.learner_id is not None:
+            if not self.learners.exists(ref.learner_id):
+                raise UnknownLearner(f"no learner has the id {ref.learner_id!r}")
+            return ref.learner_id
+        key = platform_key_lti13(ref.issuer) if ref.issuer else platform_key_lti11(str(ref.consumer_key))
+        pid = platform_id(key)
+        assert ref.user_id is not None
+        found = self.learners.by_identity(pid, ref.user_id)
+        if found is not None:
+            return found
+        # Work before the first launch counts once the learner launches (rule 3): the identity
+        # gets its learner now, and the launch will find it.
+        learner_id = self.learners.create(email=None, name=None, now=now)
+        return self.learners.link_identity(
+            platform_id=pid, lms_user_id=ref.user_id, learner_id=learner_id, email=None, now=now
+        )
+
+    def apply_score(self, message: ScoreMessage, now: datetime, course_cache: dict[str, Any]) -> Applied:
+        activity = self.catalog.get(message.activity_id)
+        if activity is None:
+            raise UnknownActivity(f"activity {message.activity_id!r} is not in the catalog")
+        learner_id = self.learner_for(message.learner, now)
+        report = ScoreReport(
+            message_id=message.message_id,
+            learner_id=learner_id,
+            activity_id=message.activity_id,
+            answered=message.answered,
+            score=message.score,
+            occurred_at=message.occurred_at,
+        )
+        courses = self._courses_with_activity(learner_id, message.activity_id, course_cache)
+        deadlines = {c.course_id: gau for c in courses if (gau := c.activities[message.activity_id].gau) is not None}
+        for _ in range(_RACES):
+            current = self.progress.get(learner_id, message.activity_id)
+            new = progress_belongs_to_the_learner(current, report, deadlines)
+            if new is None:
+                count("ScoresUnchanged")
+                break
+            if self.progress.save(new, now=now):
+                current = new
+                count("ScoresApplied")
+                break
+        else:
+            raise Conflict(f"progress {learner_id}/{message.activity_id} kept changing")
+        minimum = int(activity.min_questions)
+        for course in courses:
+            placed = course.activities[message.activity_id]
+            grade = course_grade(current.tally_for_course(course.course_id), minimum, placed.gau, now)
+            self.enrollments.set_grades(
+                course.course_id, learner_id, {placed.idx: GradeEntry.of(grade, current.version)}
+            )
+        return Applied(learner_id=learner_id, course_ids=frozenset(c.course_id for c in courses))
+
+    def _courses_with_activity(self, learner_id: str, activity_id: str, cache: dict[str, Any]) -> list[CourseRecord]:
+        found = []
+        for course_id in self.enrollments.courses_of(learner_id):
+            if course_id not in cache:
+                cache[course_id] = self.courses.get(course_id)
+            course = cache[course_id]
+            if course is not None and activity_id in course.activities:
+                found.append(course)
+        return found
+
+    # ------------------------------------------------------------------ a batch
+
+    def process_batch(self, records: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+        """Apply a Lambda SQS batch, then sync what it touched; returns the partial batch response."""
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+        from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+        processor = BatchProcessor(event_type=EventType.SQS)
+        result = BatchResult()
+        course_cache: dict[str, Any] = {}
+
+        def record_handler(record: SQSRecord) -> None:
+            self._handle_record(record, now, course_cache, result)
+
+        with processor(records=records, handler=record_handler):
+            processor.process()
+            crashed = self._sync_touched(result, now, course_cache)
+            if crashed:
+                # Let SQS redeliver the messages whose sync crashed; their apply is idempotent.
+                # powertools keeps successes as raw records and failures as SQSRecord objects.
+                for raw in list(processor.success_messages):
+                    if isinstance(raw, dict) and raw.get("messageId") in crashed:
+                        processor.success_messages.remove(raw)
+                        processor.fail_messages.append(SQSRecord(raw))
+                        processor.exceptions.append(sys.exc_info())
+        return dict(processor.response())
+
+    def _handle_record(self, record: Any, now: datetime, course_cache: dict[str, Any], result: BatchResult) -> None:
+        body = record.body
+        try:
+            message = parse_product_message(body)
+        except (ValidationError, ValueError) as error:
+            self._dead_letter(record, "invalid message", _validation_summary(error))
+            return
+        try:
+            applied = self.apply(message, now, course_cache)
+        except PermanentMessageError as error:
+            self._dead_letter(record, error.reason, str(error))
+            return
+        except UnknownActivity as error:
+            receives = int(record.attributes.approximate_receive_count or 1)
+            if receives >= UNKNOWN_ACTIVITY_RECEIVES:
+                self._dead_letter(record, error.reason, f"{error} after {receives} deliveries")
+                return
+            raise
+        if applied.learner_id is None:
+            return
+        sent_ms = record.attributes.sent_timestamp
+        origin = from_epoch(int(sent_ms) / 1000) if sent_ms else now
+        for course_id in applied.course_ids:
+            key = (course_id, applied.learner_id)
+            result.touched[key].add(record.message_id)
+            result.origins[key] = min(origin, result.origins.get(key, origin))
+
+    def _dead_letter(self, record: Any, reason: str, detail: str) -> None:
+        logger.warning(
+            "score message dead-lettered",
+            extra={"reason": reason, "detail": detail[:500], "sqs_message_id": record.message_id},
+        )
+        count("DeadLettered")
+        self.queues.dead_letter(record.body, reason=reason, detail=detail, source_message_id=record.message_id)
+
+    def _sync_touched(self, result: BatchResult, now: datetime, course_cache: dict[str, Any]) -> set[str]:
+        """Sync each touched learner once per course, in parallel; message ids whose sync crashed."""
+        crashed: set[str] = set()
+
+        def run(key: tuple[str, str]) -> None:
+            course_id, learner_id = key
+            course = course_cache.get(course_id) or self.courses.get(course_id)
+            if course is not None:
+                self.sync.sync_learner(course, learner_id, now, origin=result.origins.get(key))
+
+        run_all(
+            list(result.touched),
+            run,
+            self.workers,
+            on_error=lambda key, error: crashed.update(_logged(result.touched[key], key, error)),
+        )
+        return crashed
+
+
+def run_all(
+    items: list[Any], work: Callable[[Any], None], workers: int, *, on_error: Callable[[Any, Exception], None]
+) -> None:
+    """Run work over items on a small thread pool; errors go to on_error, never lost."""
+    if not items:
+        return
+    if len(items) == 1 or workers <= 1:
+        for item in items:
+            try:
+                work(item)
+            except Exception as error:
+                on_error(item, error)
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = {pool.submit(work, item): item for item in items}
+        for future, item in futures.items():
+            failure = future.exception()
+            if isinstance(failure, Exception):
+                on_error(item, failure)
+
+
+def _logged(message_ids: set[str], key: tuple[str, str], error: Exception) -> set[str]:
+    logger.exception(
+        "sync after scoring crashed; the messages will be redelivered",
+        extra={"course": key[0], "learner": key[1], "error": repr(error)[:300]},
+    )
+    return message_ids
+
+
+def _validation_summary(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        parts = []
+        for item in error.errors()[:5]:
+            where = ".".join(str(p) for p in item.get("loc", ()) if p != "message")
+            parts.append(f"{where or 'message'}: {item.get('msg')}")
+        return "; ".join(parts)
+    return str(error)
