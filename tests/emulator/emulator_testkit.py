@@ -24,7 +24,7 @@ import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from passback.emulator import LmsEmulator
+from passback.emulator import EmulatorClient, LmsEmulator
 from passback.emulator.claims import AGS_SCOPES, SCOPE_NRPS
 from passback.emulator.keys import public_jwk
 
@@ -80,7 +80,8 @@ class FakeTool:
     def lti11_url(self) -> str:
         return f"{self.base_url}/lti11"
 
-    def auth_redirect(self, params: dict[str, str]) -> str:
+    def auth_redirect(self, params: dict[str, str]) -> tuple[str, str]:
+        """The /auth URL the tool sends the browser to, and the state it expects back."""
         state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         self.nonces[state] = nonce
         query = {
@@ -95,9 +96,9 @@ class FakeTool:
             "state": state,
             "nonce": nonce,
         }
-        return f"{self.auth_url}?{urlencode(query)}"
+        return f"{self.auth_url}?{urlencode(query)}", state
 
-    def client_assertion(self, audience: str, **overrides: Any) -> str:
+    def client_assertion(self, audience: str | list[str], **overrides: Any) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.client_id,
@@ -146,8 +147,8 @@ def _make_handler(tool: FakeTool) -> type[BaseHTTPRequestHandler]:
                 body = json.dumps({"keys": [public_jwk(tool.key, tool.kid)]}).encode()
                 self._send(200, body, {"Content-Type": "application/json"})
             elif path == "/login":
-                target = tool.auth_redirect(params)
-                cookie = {"Set-Cookie": f"tool_state={target.split('state=')[1].split('&')[0]}; Path=/"}
+                target, state = tool.auth_redirect(params)
+                cookie = {"Set-Cookie": f"tool_state={state}; Path=/"}
                 if tool.login_style == "302":
                     self._send(302, b"", {"Location": target, **cookie})
                 else:
@@ -155,12 +156,12 @@ def _make_handler(tool: FakeTool) -> type[BaseHTTPRequestHandler]:
                     page = f"<html><head>{refresh}</head></html>"
                     self._send(200, page.encode(), {"Content-Type": "text/html", **cookie})
             elif path == "/launch":
-                cookie = self.headers.get("Cookie", "")
+                cookies = self.headers.get("Cookie", "")
                 tool.launches.append(
                     Launch(
                         params.get("id_token", ""),
                         params.get("state", ""),
-                        f"tool_state={params.get('state')}" in cookie,
+                        f"tool_state={params.get('state')}" in cookies,
                     )
                 )
                 self._send(200, b"launched", {"Content-Type": "text/plain"})
@@ -189,7 +190,7 @@ def running_fake_tool(key: rsa.RSAPrivateKey) -> Iterator[FakeTool]:
         server.server_close()
 
 
-def seed(emu: LmsEmulator, tool: FakeTool) -> None:
+def seed(emu: LmsEmulator | EmulatorClient, tool: FakeTool) -> None:
     """One tool, one course, a student and an instructor, and links of the three AGS kinds."""
     emu.register_tool(
         CLIENT_ID,
@@ -213,7 +214,7 @@ def seed(emu: LmsEmulator, tool: FakeTool) -> None:
     emu.add_link(COURSE, NO_AGS_LINK, title="Reading", line_item=False)
 
 
-def request_token(emu: LmsEmulator, tool: FakeTool, scopes: list[str] | None = None) -> str:
+def request_token(emu: LmsEmulator | EmulatorClient, tool: FakeTool, scopes: list[str] | None = None) -> str:
     """An access token obtained with a properly signed client assertion."""
     response = requests.post(
         emu.token_url,
