@@ -114,6 +114,20 @@ class FakeTool:
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
 
+def login_page(style: str, target: str) -> str:
+    """The ways a tool's login may send the browser on without a 3xx."""
+    if style == "js":
+        return f'<html><script>window.location="{target}";</script></html>'
+    if style == "form":
+        action, _, query = target.partition("?")
+        fields = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v[0])}">'
+            for k, v in parse_qs(query).items()
+        )
+        return f'<html><form method="post" action="{html.escape(action)}">{fields}</form></html>'
+    return f'<html><head><meta http-equiv="refresh" content="0; url={html.escape(target)}"></head></html>'
+
+
 def _make_handler(tool: FakeTool) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -151,10 +165,15 @@ def _make_handler(tool: FakeTool) -> type[BaseHTTPRequestHandler]:
                 cookie = {"Set-Cookie": f"tool_state={state}; Path=/"}
                 if tool.login_style == "302":
                     self._send(302, b"", {"Location": target, **cookie})
+                elif tool.login_style == "cookie-check" and "lti1p3_new_window" not in params:
+                    page = "<script>var urlParams = {'lti1p3_new_window': '1'};</script>"
+                    self._send(200, page.encode(), {"Content-Type": "text/html"})
                 else:
-                    refresh = f'<meta http-equiv="refresh" content="0; url={html.escape(target)}">'
-                    page = f"<html><head>{refresh}</head></html>"
-                    self._send(200, page.encode(), {"Content-Type": "text/html", **cookie})
+                    self._send(
+                        200,
+                        login_page(tool.login_style, target).encode(),
+                        {"Content-Type": "text/html", **cookie},
+                    )
             elif path == "/launch":
                 cookies = self.headers.get("Cookie", "")
                 tool.launches.append(

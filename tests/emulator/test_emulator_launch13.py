@@ -139,11 +139,18 @@ def test_moodle_launch_uses_moodle_urls(moodle: LmsEmulator, fake_tool: FakeTool
     assert claims[LTI + "tool_platform"]["product_family_code"] == "moodle"  # type: ignore[index]
 
 
-def test_launch_follows_a_meta_refresh_login_page(emu: LmsEmulator, fake_tool: FakeTool) -> None:
-    fake_tool.login_style = "meta"
-    response = emu.lti13_launch(requests.Session(), CLIENT_ID, STUDENT, COURSE, LINK)
+@pytest.mark.parametrize("style", ["meta", "js", "form", "cookie-check"])
+@pytest.mark.parametrize("login_method", ["GET", "POST"])
+def test_launch_follows_html_login_pages(
+    emu: LmsEmulator, fake_tool: FakeTool, style: str, login_method: str
+) -> None:
+    fake_tool.login_style = style
+    response = emu.lti13_launch(
+        requests.Session(), CLIENT_ID, STUDENT, COURSE, LINK, login_method=login_method
+    )
     assert response.status_code == 200
     assert len(fake_tool.launches) == 1
+    assert verify_id_token(emu, fake_tool.launches[0].id_token)["sub"] == STUDENT
 
 
 def test_message_hint_extra_overrides_claims(emu: LmsEmulator, fake_tool: FakeTool) -> None:

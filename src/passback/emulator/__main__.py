@@ -32,9 +32,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    emulator = LmsEmulator(
-        args.host, args.port, issuer=args.issuer, token_lifetime=args.token_lifetime, mode=args.mode
-    )
+    try:
+        emulator = LmsEmulator(
+            args.host, args.port, issuer=args.issuer, token_lifetime=args.token_lifetime, mode=args.mode
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     with emulator:
         sys.stdout.write(json.dumps(emulator.config()) + "\n")
         sys.stdout.flush()

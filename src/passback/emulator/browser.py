@@ -26,6 +26,7 @@ _JS_LOCATION = re.compile(
     r"""(?:window\.|document\.)?location(?:\.href)?\s*=\s*["']([^"']+)["']"""
     r"""|location\.(?:replace|assign)\(\s*["']([^"']+)["']\s*\)"""
 )
+_PYLTI1P3_COOKIE_CHECK = "lti1p3_new_window"
 _META_REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\";]+)", re.IGNORECASE)
 
 
@@ -143,6 +144,10 @@ def follow_login_to_auth(
     response = navigate(session, login, timeout)
     for _ in range(_MAX_HOPS):
         step = next_step(response)
+        if step is None and _PYLTI1P3_COOKIE_CHECK in response.text:
+            # pylti1p3's cookie check page computes its URL in script; a browser with cookies
+            # enabled reloads the login with this flag, so do the same.
+            step = Step("GET", login.url, {**login.data, _PYLTI1P3_COOKIE_CHECK: "1"})
         if step is None:
             raise LaunchError("the tool's login answer leads nowhere a browser would follow", response)
         if _same_endpoint(step.url, auth_url):

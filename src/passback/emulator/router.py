@@ -53,7 +53,13 @@ class Router:
     def dispatch(self, request: Request) -> Response:
         if request.path.startswith(CONTROL_PREFIX):
             # The control API is the test's own channel: it is neither counted nor logged.
-            return self._control(request)
+            try:
+                return self._control(request)
+            except Exception:
+                logger.exception("control action failed: %s", request.path)
+                return json_response(
+                    500, {"error": f"control action {request.path} failed; see the emulator's log"}
+                )
         started = time.time()
         route = self._resolve(request)
         stats = self._lms.stats

@@ -20,6 +20,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     # Handler threads are daemons so a hung request (faults.hang) never blocks shutdown.
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 makes concurrent benchmark clients see SYN retries.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], dispatch: Dispatch) -> None:
         self.dispatch = dispatch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -25,8 +26,13 @@ COUNTER_NAMES = (
 )
 
 # "score" counts AGS score POSTs and Basic Outcomes together: both are "write a grade" calls and a
-# per-platform concurrency cap in the tool must hold across the two.
+# per-platform concurrency cap in the tool must hold across the two. "all" spans the three
+# fault targets (token, score, outcomes); other endpoints are not tracked.
 CONCURRENCY_GROUPS = ("score", "token", "outcomes", "all")
+
+
+# Long benchmark or demo runs must not grow memory without bound; counters stay exact regardless.
+REQUEST_LOG_LIMIT = 100_000
 
 
 class RequestRecord(NamedTuple):
@@ -40,7 +46,7 @@ class Stats:
     def __init__(self, lock: threading.RLock) -> None:
         self._lock = lock
         self._counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
-        self._requests: list[RequestRecord] = []
+        self._requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._in_flight: dict[str, int] = dict.fromkeys(CONCURRENCY_GROUPS, 0)
         self._max: dict[str, int] = dict.fromkeys(CONCURRENCY_GROUPS, 0)
 
@@ -70,6 +76,7 @@ class Stats:
             return dict(self._counters)
 
     def requests(self) -> list[RequestRecord]:
+        """The most recent requests (up to REQUEST_LOG_LIMIT), oldest first."""
         with self._lock:
             return list(self._requests)
 
@@ -87,5 +94,5 @@ class Stats:
         """Zero counters, the request log and the concurrency maxima (requests in flight stay counted)."""
         with self._lock:
             self._counters = dict.fromkeys(COUNTER_NAMES, 0)
-            self._requests = []
+            self._requests.clear()
             self._max = dict(self._in_flight)
