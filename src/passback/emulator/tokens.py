@@ -4,7 +4,6 @@ bearer-token check every AGS/NRPS endpoint uses."""
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from typing import Any
 
@@ -30,7 +29,7 @@ class ToolKeyCache:
 
     def __init__(self, lms: Lms) -> None:
         self._lms = lms
-        self._lock = threading.Lock()
+        self._lock = lms.state.lock
         self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
 
     def key(self, jwks_url: str, kid: str) -> jwt.PyJWK:
