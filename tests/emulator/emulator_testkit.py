@@ -226,9 +226,7 @@ def seed(emu: LmsEmulator | EmulatorClient, tool: FakeTool) -> None:
     emu.add_user(INSTRUCTOR, name="Grace Hopper", email="grace@example.edu", roles=["instructor"])
     emu.enroll(COURSE, STUDENT, "student")
     emu.enroll(COURSE, INSTRUCTOR, "instructor")
-    emu.add_link(
-        COURSE, LINK, title="Quiz 1", custom={"activity_id": "quiz-1"}, line_item=True, score_maximum=10
-    )
+    emu.add_link(COURSE, LINK, title="Quiz 1", custom={"activity_id": "quiz-1"}, line_item=True, score_maximum=10)
     emu.add_link(COURSE, CONTAINER_LINK, title="Essay", line_item="container_only")
     emu.add_link(COURSE, NO_AGS_LINK, title="Reading", line_item=False)
 

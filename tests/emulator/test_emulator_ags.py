@@ -104,13 +104,9 @@ def test_canvas_timestamps_older_refused_equal_accepted(emu: LmsEmulator, get_to
     now = datetime.now(UTC)
     assert post_score(item_url(emu), token, score_body(timestamp=iso(now))).status_code == 200
     assert post_score(item_url(emu), token, score_body(given=8, timestamp=iso(now))).status_code == 200
-    older = post_score(
-        item_url(emu), token, score_body(given=9, timestamp=iso(now - timedelta(milliseconds=1)))
-    )
+    older = post_score(item_url(emu), token, score_body(given=9, timestamp=iso(now - timedelta(milliseconds=1))))
     assert older.status_code == 400
-    assert older.json() == {
-        "errors": {"message": "score timestamp must be greater than the existing score timestamp"}
-    }
+    assert older.json() == {"errors": {"message": "score timestamp must be greater than the existing score timestamp"}}
     assert emu.scores()[0]["score_given"] == 8
 
 
@@ -118,9 +114,7 @@ def test_moodle_timestamps_must_be_newer_by_whole_seconds(moodle: LmsEmulator, g
     token = get_token(moodle)
     base = datetime(2030, 1, 1, 12, 0, 0, 100_000, tzinfo=UTC)
     assert post_score(item_url(moodle), token, score_body(timestamp=iso(base))).status_code == 200
-    same_second = post_score(
-        item_url(moodle), token, score_body(timestamp=iso(base + timedelta(milliseconds=800)))
-    )
+    same_second = post_score(item_url(moodle), token, score_body(timestamp=iso(base + timedelta(milliseconds=800))))
     assert same_second.status_code == 409
     assert same_second.text == "Score is not newer than the existing score"
     next_second = post_score(item_url(moodle), token, score_body(timestamp=iso(base + timedelta(seconds=1))))
@@ -319,9 +313,7 @@ def test_results_need_result_scope(emu: LmsEmulator, get_token: GetToken) -> Non
 
 def test_nrps_lists_the_course_members(any_emu: LmsEmulator, get_token: GetToken) -> None:
     url = any_emu.lms.urls.memberships(COURSE, 1)
-    response = requests.get(
-        url, headers={"Authorization": f"Bearer {get_token(any_emu, [SCOPE_NRPS])}"}, timeout=5
-    )
+    response = requests.get(url, headers={"Authorization": f"Bearer {get_token(any_emu, [SCOPE_NRPS])}"}, timeout=5)
     assert response.status_code == 200
     members = {m["user_id"]: m for m in response.json()["members"]}
     assert set(members) == {STUDENT, INSTRUCTOR}

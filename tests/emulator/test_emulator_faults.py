@@ -73,9 +73,7 @@ def test_fail_until_cleared_and_targets_are_separate(
     assert scorer.post().status_code == 200
 
 
-def test_rate_limit_answers_429_with_retry_after(
-    emu: LmsEmulator, scorer: Scorer, fake_tool: FakeTool
-) -> None:
+def test_rate_limit_answers_429_with_retry_after(emu: LmsEmulator, scorer: Scorer, fake_tool: FakeTool) -> None:
     emu.faults.rate_limit(retry_after=7, count=1, target="all")
     limited = scorer.post()
     assert limited.status_code == 429

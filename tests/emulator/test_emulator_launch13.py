@@ -141,13 +141,9 @@ def test_moodle_launch_uses_moodle_urls(moodle: LmsEmulator, fake_tool: FakeTool
 
 @pytest.mark.parametrize("style", ["meta", "js", "form", "cookie-check"])
 @pytest.mark.parametrize("login_method", ["GET", "POST"])
-def test_launch_follows_html_login_pages(
-    emu: LmsEmulator, fake_tool: FakeTool, style: str, login_method: str
-) -> None:
+def test_launch_follows_html_login_pages(emu: LmsEmulator, fake_tool: FakeTool, style: str, login_method: str) -> None:
     fake_tool.login_style = style
-    response = emu.lti13_launch(
-        requests.Session(), CLIENT_ID, STUDENT, COURSE, LINK, login_method=login_method
-    )
+    response = emu.lti13_launch(requests.Session(), CLIENT_ID, STUDENT, COURSE, LINK, login_method=login_method)
     assert response.status_code == 200
     assert len(fake_tool.launches) == 1
     assert verify_id_token(emu, fake_tool.launches[0].id_token)["sub"] == STUDENT
@@ -205,9 +201,7 @@ def test_auth_rejects_bad_requests(emu: LmsEmulator, change: dict[str, str], mes
     assert message in bad.text
 
 
-def test_start_login_hands_back_state_and_nonce_for_a_crafted_token(
-    emu: LmsEmulator, fake_tool: FakeTool
-) -> None:
+def test_start_login_hands_back_state_and_nonce_for_a_crafted_token(emu: LmsEmulator, fake_tool: FakeTool) -> None:
     session = requests.Session()
     state, nonce, redirect_uri = emu.start_login(session, CLIENT_ID, STUDENT, COURSE, LINK)
     assert fake_tool.nonces[state] == nonce

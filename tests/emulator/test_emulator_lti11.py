@@ -93,9 +93,7 @@ def test_launch_params_are_signed_by_oauthlib_and_verify(emu: LmsEmulator, fake_
 
 
 def test_instructor_launch_has_no_outcome_service(emu: LmsEmulator, fake_tool: FakeTool) -> None:
-    params = emu.lti11_launch_params(
-        CONSUMER_KEY, fake_tool.lti11_url, INSTRUCTOR, COURSE, LINK, roles="Instructor"
-    )
+    params = emu.lti11_launch_params(CONSUMER_KEY, fake_tool.lti11_url, INSTRUCTOR, COURSE, LINK, roles="Instructor")
     assert "lis_result_sourcedid" not in params
     assert "lis_outcome_service_url" not in params
 

@@ -16,9 +16,7 @@ from passback.emulator.claims import SCOPE_LINEITEM, SCOPE_SCORE
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def token_request(
-    emu: LmsEmulator, assertion: str, scope: str = SCOPE_SCORE, **extra: str
-) -> requests.Response:
+def token_request(emu: LmsEmulator, assertion: str, scope: str = SCOPE_SCORE, **extra: str) -> requests.Response:
     data = {
         "grant_type": "client_credentials",
         "client_assertion_type": JWT_BEARER,
@@ -30,9 +28,7 @@ def token_request(
 
 
 def test_a_correctly_signed_assertion_gets_a_token(emu: LmsEmulator, fake_tool: FakeTool) -> None:
-    response = token_request(
-        emu, fake_tool.client_assertion(emu.token_url), f"{SCOPE_SCORE} {SCOPE_LINEITEM}"
-    )
+    response = token_request(emu, fake_tool.client_assertion(emu.token_url), f"{SCOPE_SCORE} {SCOPE_LINEITEM}")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
@@ -42,9 +38,7 @@ def test_a_correctly_signed_assertion_gets_a_token(emu: LmsEmulator, fake_tool: 
     assert emu.counters["token"] == 1
 
 
-def test_the_issuer_is_accepted_as_audience_and_aud_may_be_a_list(
-    emu: LmsEmulator, fake_tool: FakeTool
-) -> None:
+def test_the_issuer_is_accepted_as_audience_and_aud_may_be_a_list(emu: LmsEmulator, fake_tool: FakeTool) -> None:
     assert token_request(emu, fake_tool.client_assertion(emu.issuer)).status_code == 200
     assertion = fake_tool.client_assertion(["https://other.example", emu.token_url])
     assert token_request(emu, assertion).status_code == 200
@@ -56,9 +50,7 @@ def test_tool_jwks_is_cached_between_token_requests(emu: LmsEmulator, fake_tool:
     assert fake_tool.jwks_fetches == 1
 
 
-def test_unsupported_scopes_are_dropped_and_none_left_is_an_error(
-    emu: LmsEmulator, fake_tool: FakeTool
-) -> None:
+def test_unsupported_scopes_are_dropped_and_none_left_is_an_error(emu: LmsEmulator, fake_tool: FakeTool) -> None:
     mixed = token_request(emu, fake_tool.client_assertion(emu.token_url), f"openid {SCOPE_SCORE}")
     assert mixed.json()["scope"] == SCOPE_SCORE
     none_left = token_request(emu, fake_tool.client_assertion(emu.token_url), "openid email")

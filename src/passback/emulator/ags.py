@@ -231,9 +231,7 @@ class Ags:
                 next_query = urlencode({**query, "page": str(page + 1)})
                 headers["Link"] = f'<{self._lms.urls.base}{request.path}?{next_query}>; rel="next"'
             items = items[start : start + limit]
-        response = json_response(
-            200, [self.line_item_json(item, type_id) for item in items], LINEITEM_CONTAINER_TYPE
-        )
+        response = json_response(200, [self.line_item_json(item, type_id) for item in items], LINEITEM_CONTAINER_TYPE)
         response.headers.update(headers)
         return response
 
@@ -290,9 +288,7 @@ class Ags:
                 raise _error(lms, 422, "User not found in course or is not a student", "unprocessable_entity")
             key = (item.id, score.user_id)
             previous = lms.state.latest_scores.get(key)
-            if previous is not None and timestamp_conflict(
-                lms.mode, previous.parsed_timestamp, score.parsed_timestamp
-            ):
+            if previous is not None and timestamp_conflict(lms.mode, previous.parsed_timestamp, score.parsed_timestamp):
                 if lms.mode == "moodle":
                     raise HttpError(text_response(409, "Score is not newer than the existing score"))
                 raise _error(lms, 400, "score timestamp must be greater than the existing score timestamp")

@@ -278,7 +278,7 @@ class BrowserLaunches(ABC):
             raise LaunchError(f"the tool's authentication request lacks {', '.join(missing)}")
         return params["state"], params["nonce"], params["redirect_uri"]
 
-    def lti11_launch(  # noqa: PLR0917 - positional ids mirror lti11_launch_params
+    def lti11_launch(
         self,
         session: requests.Session,
         consumer_key: str,

@@ -64,17 +64,13 @@ class EmulatorClient(BrowserLaunches):
         response = self._http.post(f"{self._base_url}/_control/{action}", json=body, timeout=self._timeout)
         payload = _json(response)
         if response.status_code != 200:
-            raise EmulatorError(
-                str(payload.get("error", payload)) if isinstance(payload, dict) else str(payload)
-            )
+            raise EmulatorError(str(payload.get("error", payload)) if isinstance(payload, dict) else str(payload))
         return payload["result"]
 
     def read(self, name: str) -> Any:
         response = self._http.get(f"{self._base_url}/_control/{name}", timeout=self._timeout)
         if response.status_code != 200:
-            raise EmulatorError(
-                f"GET /_control/{name} answered {response.status_code}: {response.text[:200]}"
-            )
+            raise EmulatorError(f"GET /_control/{name} answered {response.status_code}: {response.text[:200]}")
         return _json(response)
 
     def close(self) -> None:
@@ -310,6 +306,4 @@ def _json(response: requests.Response) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise EmulatorError(
-            f"the emulator answered non-JSON ({response.status_code}): {response.text[:200]}"
-        ) from exc
+        raise EmulatorError(f"the emulator answered non-JSON ({response.status_code}): {response.text[:200]}") from exc

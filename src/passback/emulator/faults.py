@@ -73,9 +73,7 @@ class Faults:
         self._add(_Rule("hang", check_target(target), _count(count), seconds=_seconds(seconds)))
 
     def rate_limit(self, retry_after: int = 30, count: int | None = None, target: str = "all") -> None:
-        self._add(
-            _Rule("rate_limit", check_target(target), _count(count), status=429, retry_after=retry_after)
-        )
+        self._add(_Rule("rate_limit", check_target(target), _count(count), status=429, retry_after=retry_after))
 
     def delay_ms(self, ms: float, target: str = "all") -> None:
         """Add latency to every answer of the target; a new delay replaces the old one."""
@@ -107,9 +105,7 @@ class Faults:
             if hang is not None:
                 wait += hang.seconds
                 self._consume(hang)
-            failing = next(
-                (r for r in self._rules if r.kind in ("fail", "rate_limit") and r.applies_to(target)), None
-            )
+            failing = next((r for r in self._rules if r.kind in ("fail", "rate_limit") and r.applies_to(target)), None)
             response = None
             if failing is not None:
                 self._consume(failing)

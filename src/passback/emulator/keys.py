@@ -100,9 +100,7 @@ class KeyRing:
     def __init__(self, lock: threading.RLock, initial: rsa.RSAPrivateKey | None = None) -> None:
         self._lock = lock
         self._current = (
-            SigningKey(kid=uuid.uuid4().hex[:16], private_key=initial)
-            if initial is not None
-            else self._new_key()
+            SigningKey(kid=uuid.uuid4().hex[:16], private_key=initial) if initial is not None else self._new_key()
         )
         self._published: list[SigningKey] = [self._current]
 

@@ -25,8 +25,4 @@ class Lms:
 
     @property
     def product_name(self) -> str:
-        return (
-            "Passback LMS emulator (Moodle-like)"
-            if self.mode == "moodle"
-            else "Passback LMS emulator (Canvas-like)"
-        )
+        return "Passback LMS emulator (Moodle-like)" if self.mode == "moodle" else "Passback LMS emulator (Canvas-like)"

@@ -20,7 +20,7 @@ def is_learner(roles: str) -> bool:
     return any(role.strip().rsplit("/", 1)[-1].lower() == "learner" for role in roles.split(","))
 
 
-def launch_params(  # noqa: PLR0917 - the ids in launch order, as LmsEmulator exposes them
+def launch_params(
     lms: Lms,
     consumer_key: str,
     launch_url: str,

@@ -103,9 +103,7 @@ def handle_auth(lms: Lms, request: Request) -> Response:
         raise _refuse(str(exc.args[0])) from exc
     claims.update(hint.extra_claims)
     id_token = lms.keys.sign(claims)
-    return html_response(
-        200, auto_post_form(tool.launch_url, {"id_token": id_token, "state": params["state"]})
-    )
+    return html_response(200, auto_post_form(tool.launch_url, {"id_token": id_token, "state": params["state"]}))
 
 
 def auto_post_form(action: str, fields: dict[str, str]) -> str:

@@ -64,9 +64,7 @@ def verify_oauth(lms: Lms, request: Request) -> str:
 
     host = request.header("host") or lms.urls.base.split("://", 1)[1]
     form_body = (
-        request.body.decode("utf-8", "replace")
-        if request.content_type == "application/x-www-form-urlencoded"
-        else None
+        request.body.decode("utf-8", "replace") if request.content_type == "application/x-www-form-urlencoded" else None
     )
     collected = oauth_signature.collect_parameters(
         uri_query=request.query, body=form_body, headers={"Authorization": authorization}
@@ -143,9 +141,7 @@ class Outcomes:
         if sourcedid is None or sourced is None:
             return self._respond(pox_request, "failure", "Unknown sourcedId", empty_body)
         if sourced.consumer_key != consumer_key:
-            return self._respond(
-                pox_request, "failure", "sourcedId does not belong to this consumer", empty_body
-            )
+            return self._respond(pox_request, "failure", "sourcedId does not belong to this consumer", empty_body)
         if not enrolled:
             return self._respond(pox_request, "failure", "User is not in course", empty_body)
         return handlers[operation](pox_request, sourcedid, sourced)

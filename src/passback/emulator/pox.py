@@ -56,9 +56,7 @@ class PoxRequest:
 def parse_request(root: ET.Element) -> PoxRequest:
     if root.tag != _q("imsx_POXEnvelopeRequest"):
         raise ValueError("the root element is not an imsx_POXEnvelopeRequest in the IMS OMS namespace")
-    message_id = root.find(
-        f"{_q('imsx_POXHeader')}/{_q('imsx_POXRequestHeaderInfo')}/{_q('imsx_messageIdentifier')}"
-    )
+    message_id = root.find(f"{_q('imsx_POXHeader')}/{_q('imsx_POXRequestHeaderInfo')}/{_q('imsx_messageIdentifier')}")
     body = root.find(_q("imsx_POXBody"))
     if body is None or len(body) != 1:
         raise ValueError("imsx_POXBody must hold exactly one operation")

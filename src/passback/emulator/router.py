@@ -57,9 +57,7 @@ class Router:
                 return self._control(request)
             except Exception:
                 logger.exception("control action failed: %s", request.path)
-                return json_response(
-                    500, {"error": f"control action {request.path} failed; see the emulator's log"}
-                )
+                return json_response(500, {"error": f"control action {request.path} failed; see the emulator's log"})
         started = time.time()
         route = self._resolve(request)
         stats = self._lms.stats
@@ -106,9 +104,7 @@ class Router:
         return _Route(lambda r: self._ags.handle(r, ags_route), counter)
 
     def _fixed_routes(self, method: str) -> dict[str, _Route]:
-        token: Handler = (
-            (lambda r: handle_token(self._lms, self._keys, r)) if method == "POST" else _not_allowed
-        )
+        token: Handler = (lambda r: handle_token(self._lms, self._keys, r)) if method == "POST" else _not_allowed
         return {
             "/jwks": _Route(self._jwks if method == "GET" else _not_allowed, "jwks"),
             "/auth": _Route(lambda r: oidc.handle_auth(self._lms, r), "auth"),

@@ -35,9 +35,7 @@ _MOODLE_ROUTES: list[tuple[re.Pattern[str], AgsKind]] = [
         "results",
     ),
     (
-        re.compile(
-            rf"^{re.escape(_MOODLE_PREFIX)}/CourseSection/(?P<ctx>[^/]+)/bindings/(?P<type>\d+)/memberships$"
-        ),
+        re.compile(rf"^{re.escape(_MOODLE_PREFIX)}/CourseSection/(?P<ctx>[^/]+)/bindings/(?P<type>\d+)/memberships$"),
         "memberships",
     ),
 ]
@@ -95,9 +93,7 @@ class Urls:
 
     def memberships(self, context_id: str, type_id: int) -> str:
         if self.mode == "moodle":
-            return (
-                f"{self.base}{_MOODLE_PREFIX}/CourseSection/{_seg(context_id)}/bindings/{type_id}/memberships"
-            )
+            return f"{self.base}{_MOODLE_PREFIX}/CourseSection/{_seg(context_id)}/bindings/{type_id}/memberships"
         return f"{self.base}/api/lti/courses/{_seg(context_id)}/names_and_roles"
 
     def _item_path(self, context_id: str, item_id: int) -> str:

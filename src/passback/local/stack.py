@@ -90,6 +90,79 @@ class MotoServer:
                 self.process.kill()
 
 
+@dataclass
+class CreatedResources:
+    refs: dict[str, str]
+    tables: dict[str, str]
+    queues: dict[str, str]
+    arns: dict[str, str]
+    secrets: dict[str, str]
+
+
+def create_resources(template: Template, *, base_url: str, endpoint_url: str | None) -> CreatedResources:
+    """Create the template's tables, queues and secrets (in moto), named as the stack would name them."""
+    import boto3
+
+    session = boto3.session.Session(region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    secrets = session.client("secretsmanager", endpoint_url=endpoint_url)
+    refs: dict[str, str] = {"AWS::StackName": STACK_NAME, "AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com"}
+    for name, spec in (template.data.get("Parameters") or {}).items():
+        refs[name] = str(spec.get("Default", ""))
+    refs["PublicBaseUrl"] = base_url
+    tables: dict[str, str] = {}
+    for logical_id, props in template.tables().items():
+        table_name = str(resolve(props["TableName"], refs))
+        args: dict[str, Any] = {
+            "TableName": table_name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**args)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(
+                TableName=table_name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        tables[logical_id] = refs[logical_id] = table_name
+    queues: dict[str, str] = {}
+    arns: dict[str, str] = {}
+    for queue in template.queues():
+        attributes: dict[str, str] = {
+            "VisibilityTimeout": str(queue.visibility_timeout),
+            "MessageRetentionPeriod": str(queue.retention),
+        }
+        if queue.dead_letter:
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": arns[queue.dead_letter], "maxReceiveCount": queue.max_receive_count}
+            )
+        name = f"{STACK_NAME}-{queue.logical_id}"
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+        arns[queue.logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        queues[queue.logical_id] = refs[queue.logical_id] = url
+    secret_names: dict[str, str] = {}
+    for logical_id, props in template.secrets().items():
+        name = f"{STACK_NAME}/{logical_id}"
+        secrets.create_secret(Name=name, SecretString=str(props.get("SecretString", "{}")))
+        secret_names[logical_id] = refs[logical_id] = name
+    session.client("ses", endpoint_url=endpoint_url).verify_email_identity(EmailAddress=refs["SenderEmail"])
+    return CreatedResources(refs=refs, tables=tables, queues=queues, arns=arns, secrets=secret_names)
+
+
+def function_environment(template: Template, refs: dict[str, str]) -> dict[str, str]:
+    """The functions' environment variables as the template sets them, resolved against `refs`."""
+    functions = template.functions()
+    variables = functions[0].environment if functions else {}
+    return {name: str(resolve(value, refs)) for name, value in variables.items()}
+
+
 class LocalStack:
     def __init__(
         self,
@@ -165,74 +238,21 @@ class LocalStack:
     # ------------------------------------------------------------------ resources
 
     def _create_resources(self) -> dict[str, str]:
-        import boto3
-
-        session = boto3.session.Session(region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
-        dynamodb = session.client("dynamodb", endpoint_url=self.moto.url)
-        sqs = session.client("sqs", endpoint_url=self.moto.url)
-        secrets = session.client("secretsmanager", endpoint_url=self.moto.url)
-        refs: dict[str, str] = {"AWS::StackName": STACK_NAME, "AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com"}
-        for name, spec in (self.template.data.get("Parameters") or {}).items():
-            refs[name] = str(spec.get("Default", ""))
-        refs["PublicBaseUrl"] = self.base_url
-        tables: dict[str, str] = {}
-        for logical_id, props in self.template.tables().items():
-            table_name = str(resolve(props["TableName"], refs))
-            args: dict[str, Any] = {
-                "TableName": table_name,
-                "KeySchema": props["KeySchema"],
-                "AttributeDefinitions": props["AttributeDefinitions"],
-                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-            }
-            if props.get("GlobalSecondaryIndexes"):
-                args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            dynamodb.create_table(**args)
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl:
-                dynamodb.update_time_to_live(
-                    TableName=table_name,
-                    TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
-                )
-            tables[logical_id] = refs[logical_id] = table_name
-        queues: dict[str, str] = {}
-        arns: dict[str, str] = {}
-        for queue in self.template.queues():
-            attributes = {
-                "VisibilityTimeout": str(queue.visibility_timeout),
-                "MessageRetentionPeriod": str(queue.retention),
-            }
-            if queue.dead_letter:
-                attributes["RedrivePolicy"] = json.dumps(
-                    {"deadLetterTargetArn": arns[queue.dead_letter], "maxReceiveCount": queue.max_receive_count}
-                )
-            url = sqs.create_queue(QueueName=f"{STACK_NAME}-{queue.logical_id}", Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
-            arns[queue.logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            queues[queue.logical_id] = refs[queue.logical_id] = url
-            refs[f"{queue.logical_id}.Arn"] = arns[queue.logical_id]
-        secret_names: dict[str, str] = {}
-        for logical_id, props in self.template.secrets().items():
-            name = f"{STACK_NAME}/{logical_id}"
-            secrets.create_secret(Name=name, SecretString=str(props.get("SecretString", "{}")))
-            secret_names[logical_id] = refs[logical_id] = name
-        session.client("ses", endpoint_url=self.moto.url).verify_email_identity(EmailAddress=refs["SenderEmail"])
+        created = create_resources(self.template, base_url=self.base_url, endpoint_url=self.moto.url)
         self.info = StackInfo(
             base_url=self.base_url,
             aws_endpoint_url=self.moto.url,
             region=REGION,
             stack_name=STACK_NAME,
-            queues=queues,
-            tables=tables,
-            secrets=secret_names,
+            queues=created.queues,
+            tables=created.tables,
+            secrets=created.secrets,
         )
-        self._arns = arns
-        return refs
+        self._arns = created.arns
+        return created.refs
 
     def _configure_environment(self, refs: dict[str, str]) -> None:
-        functions = self.template.functions()
-        variables = functions[0].environment if functions else {}
-        env = {name: str(resolve(value, refs)) for name, value in variables.items()}
+        env = function_environment(self.template, refs)
         env.update(LOCAL_CREDENTIALS)
         env.update(
             {

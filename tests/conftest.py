@@ -1,0 +1,67 @@
+"""Fixtures shared by the whole suite.
+
+- `aws`: moto in-process, with the tables, queues and secrets the SAM template declares, and the
+  settings pointing at them (the same creation code as `passback serve`).
+- `lms`: the LMS emulator, a real HTTP server on 127.0.0.1.
+- `clock`: a controllable clock for the code under test (hours simulated in milliseconds).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from moto import mock_aws
+
+from passback import clock as passback_clock
+from passback import container
+from passback.local.stack import create_resources, function_environment
+from passback.local.template import Template, default_template_path
+
+TEST_BASE_URL = "http://127.0.0.1:9"
+
+
+class Clock:
+    """The clock the code under test reads through passback.clock.utcnow()."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    fake = Clock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    passback_clock.set_clock(fake)
+    yield fake
+    passback_clock.set_clock(None)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    for name in list(os.environ):
+        if name.startswith(("PASSBACK_", "AWS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    with mock_aws():
+        template = Template(default_template_path())
+        created = create_resources(template, base_url=TEST_BASE_URL, endpoint_url=None)
+        env = function_environment(template, created.refs)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        container.reset()
+        container.tool_keys().ensure_key(datetime.now(UTC))
+        yield env
+        container.reset()
