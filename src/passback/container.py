@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 from passback.settings import get_settings
 
 if TYPE_CHECKING:
+    from passback.data.launch_state import NonceStore
+    from passback.lti.lti13 import Lti13
+    from passback.services.launch import LaunchService
     from passback.data.catalog import ActivityRepository
     from passback.data.cells import CellRepository
     from passback.data.courses import CourseRepository
@@ -215,3 +218,31 @@ def course_settings() -> CourseSettings:
     from passback.services.course_settings import CourseSettings
 
     return CourseSettings(courses(), catalog())
+
+
+@cache
+def launches() -> LaunchService:
+    from passback.lms.line_items import AgsLineItems
+    from passback.services.launch import LaunchService
+
+    return LaunchService(courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), AgsLineItems(lms()))
+
+
+@cache
+def lti13() -> Lti13:
+    from passback.data.key_sets import KeySetStore
+    from passback.data.launch_state import LaunchStateStore, NonceStore
+    from passback.lti.key_sets import PlatformKeySets
+    from passback.lti.lti13 import Lti13
+    from passback.lti.tool_config import DynamoToolConf
+    from passback.web.http import public_base_url
+
+    return Lti13(DynamoToolConf(platforms()), LaunchStateStore(), NonceStore(), PlatformKeySets(KeySetStore()),
+                 public_base_url)
+
+
+@cache
+def nonces() -> NonceStore:
+    from passback.data.launch_state import NonceStore
+
+    return NonceStore()

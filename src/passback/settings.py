@@ -27,7 +27,10 @@ class Settings:
     tool_keys_secret: str = "passback/tool-keys"
     consumer_secrets_secret: str = "passback/lti11-consumers"
     # The public base URL of the API (what an LMS admin types in), without a trailing slash.
-    base_url: str = "http://127.0.0.1:8000"
+    # Empty: derived from each request (the API Gateway URL), see web.http.public_base_url.
+    base_url: str = ""
+    # Where a learner goes after a homepage-link launch (an activity link goes to the activity's URL).
+    product_home_url: str = ""
     default_release_policy: str = "immediate"
     http_timeout_seconds: float = 10.0
     platform_concurrency: int = 8
@@ -35,10 +38,6 @@ class Settings:
     sender_email: str = "no-reply@passback.invalid"
     mail_dir: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def secure_cookies(self) -> bool:
-        return self.base_url.startswith("https://")
 
 
 _ENV = {
@@ -55,6 +54,7 @@ _ENV = {
     "tool_keys_secret": "PASSBACK_TOOL_KEYS_SECRET",
     "consumer_secrets_secret": "PASSBACK_CONSUMER_SECRETS_SECRET",
     "base_url": "PASSBACK_BASE_URL",
+    "product_home_url": "PASSBACK_PRODUCT_HOME_URL",
     "default_release_policy": "PASSBACK_DEFAULT_RELEASE_POLICY",
     "http_timeout_seconds": "PASSBACK_HTTP_TIMEOUT_SECONDS",
     "platform_concurrency": "PASSBACK_PLATFORM_CONCURRENCY",
