@@ -80,11 +80,6 @@ def test_rule4_composite_is_independent_of_activity_order_within_its_rounding(
         assert abs(composite - reordered) <= 1e-4 + 1e-9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="homepage_composite sums floats in the given order before round(..., 4): the mean of "
-    "[5.4498, 95.5, 5.47, 32.9] is 34.82995 +- 1 ulp depending on order, so it rounds to 34.8299 or 34.83",
-)
 def test_rule4_composite_is_exactly_independent_of_activity_order() -> None:
     grades: list[float | None] = [5.4498, 95.5, 5.47, 32.9]
     assert homepage_composite(list(reversed(grades))) == homepage_composite(grades)

@@ -87,11 +87,6 @@ def test_rule11_ordinary_errors_are_not_user_not_in_course(message: str) -> None
     assert classify_lms_failure(400, message) is FailureKind.PERMANENT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Canvas's LTI 1.1 Basic Outcomes answer for a dropped student, 'User is no longer in course' "
-    "(imsx_description, ext_canvas_error_code user_not_in_course), does not match _NOT_IN_COURSE",
-)
 def test_rule11_canvas_basic_outcomes_phrasing_is_recognised() -> None:
     assert user_is_not_in_course("User is no longer in course") is True
 
@@ -402,3 +397,11 @@ def test_rule8_rule9_a_value_is_only_ever_sent_when_owed_released_and_targeted(
     else:
         assert decision.value is None
         assert decision.status is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["The user is not permitted to submit scores in this course", "Course is not open for grading"],
+)
+def test_rule11_permission_errors_are_not_taken_for_a_dropped_student(message: str) -> None:
+    assert not user_is_not_in_course(message)

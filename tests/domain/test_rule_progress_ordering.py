@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,13 +45,13 @@ def apply_all(reports: Iterable[ScoreReport], deadlines: Mapping[str, datetime] 
 
 
 def reference_tally(reports: Iterable[ScoreReport]) -> Tally:
-    """What a set of reports adds up to, computed from scratch: newest by (ms, message id), most answered."""
+    """What a set of reports adds up to, computed from scratch: newest by (microseconds, message id), most answered."""
     unique = {r.message_id: r for r in reports}.values()
     if not unique:
         return Tally()
-    newest = max(unique, key=lambda r: ((r.occurred_at - EPOCH) // timedelta(milliseconds=1), r.message_id))
+    newest = max(unique, key=lambda r: ((r.occurred_at - EPOCH) // timedelta(microseconds=1), r.message_id))
     return Tally(
-        latest_key=((newest.occurred_at - EPOCH) // timedelta(milliseconds=1), newest.message_id),
+        latest_key=((newest.occurred_at - EPOCH) // timedelta(microseconds=1), newest.message_id),
         latest_score=newest.score,
         max_answered=max(r.answered for r in unique),
     )
@@ -116,11 +115,6 @@ def test_rule3_version_increments_only_on_change() -> None:
     assert progress.version == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ScoreReport.order_key truncates occurred_at to whole milliseconds, so of two reports less than "
-    "1 ms apart the message id, not the time, decides which is newest (docstring promises (occurred_at, id))",
-)
 def test_rule3_newer_report_wins_even_within_one_millisecond() -> None:
     older = ScoreReport("m-zzz", "learner-1", "quiz-1", answered=5, score=50.0, occurred_at=T0)
     newer = ScoreReport(

@@ -202,13 +202,13 @@ class Learner(GradebookItem, discriminator="learner"):
 class Progress(GradebookItem, discriminator="progress"):
     """A learner's progress on one activity (rule 3), as order-independent aggregates.
 
-    `cuts` maps a course id to [order ms, message id, score, max answered]: the tally of the
+    `cuts` maps a course id to [order microseconds, message id, score, max answered]: the tally of the
     reports made on or before that course's GAU, kept once a later report has arrived.
     """
 
     learner_id = UnicodeAttribute()
     activity_id = UnicodeAttribute()
-    latest_ms = NumberAttribute(null=True)
+    latest_us = NumberAttribute(null=True)
     latest_mid = UnicodeAttribute(null=True)
     latest_score = NumberAttribute(null=True)
     max_answered = NumberAttribute(default=0)

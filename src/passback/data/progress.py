@@ -22,7 +22,7 @@ def _progress(item: ProgressItem) -> Progress:
     return Progress(
         learner_id=item.learner_id,
         activity_id=item.activity_id,
-        overall=_tally(item.latest_ms, item.latest_mid, item.latest_score, item.max_answered),
+        overall=_tally(item.latest_us, item.latest_mid, item.latest_score, item.max_answered),
         cuts={course: _tally(*[*list(raw), None, None, None, None][:4]) for course, raw in cuts_raw.items()},
         version=int(item.version or 0),
     )
@@ -57,7 +57,7 @@ class ProgressRepository:
         item = ProgressItem(
             learner_id=progress.learner_id,
             activity_id=progress.activity_id,
-            latest_ms=ms,
+            latest_us=ms,
             latest_mid=mid,
             latest_score=progress.overall.latest_score,
             max_answered=progress.overall.max_answered,

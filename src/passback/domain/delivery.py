@@ -40,9 +40,9 @@ LMS_NEWER_EXPLANATION = (
 )
 
 _NOT_IN_COURSE = re.compile(
-    r"(user|student|learner)[^.]{0,40}\bnot\b[^.]{0,30}\b(in|enrolled in|found in|part of|a member of)"
-    r"[^.]{0,20}\b(course|context|section|class)"
-    r"|not (currently )?enrolled|no such (user|student)",
+    r"\b(user|student|learner)\b[^.]{0,40}?\b(not|no longer)\s+(currently\s+)?"
+    r"((enrolled|found|registered|present|a member|part)\s+)?(in|of)\s+(the\s+|this\s+)?(course|context|section|class)"
+    r"|\bnot (currently )?enrolled\b|\bno such (user|student)\b|user_not_in_course",
     re.IGNORECASE,
 )
 

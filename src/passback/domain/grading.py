@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,10 +57,11 @@ def homepage_composite(grades: Iterable[float | None]) -> float | None:
     The caller passes the grades of the activities assigned in the course (and released:
     rule 8); unregistered ones (None) do not count, GAU zeros do. None when nothing counts.
     """
-    counted = [g for g in grades if g is not None]
+    counted = sorted(g for g in grades if g is not None)
     if not counted:
         return None
-    return round(sum(counted) / len(counted), 4)
+    # fsum of sorted values: the same grades give the same composite in any order, to the last digit.
+    return round(math.fsum(counted) / len(counted), 4)
 
 
 def clamp_percentage(value: float) -> float:

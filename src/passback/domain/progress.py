@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 OrderKey = tuple[int, str]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class ScoreReport:
 
     @property
     def order_key(self) -> OrderKey:
-        return (int(self.occurred_at.timestamp() * 1000), self.message_id)
+        # Whole microseconds by integer arithmetic: a float would lose precision, milliseconds would tie.
+        return ((self.occurred_at - _EPOCH) // timedelta(microseconds=1), self.message_id)
 
 
 @dataclass(frozen=True)
