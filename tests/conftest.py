@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -39,7 +40,8 @@ class Clock:
 
 @pytest.fixture
 def clock() -> Iterator[Clock]:
-    fake = Clock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    # Starts at the real time: launches carry real iat/exp, and the LMS emulator lives in real time.
+    fake = Clock(datetime.now(UTC).replace(microsecond=0))
     passback_clock.set_clock(fake)
     yield fake
     passback_clock.set_clock(None)
@@ -65,3 +67,24 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         container.tool_keys().ensure_key(datetime.now(UTC))
         yield env
         container.reset()
+
+
+@pytest.fixture
+def stack(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The whole system in-process (see stack_harness.py), with its base URL in the settings."""
+    from stack_harness import Stack
+
+    made = Stack(aws)
+    monkeypatch.setenv("PASSBACK_BASE_URL", made.base_url)
+    container.reset()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def lms() -> Iterator[Any]:
+    """The LMS emulator (Canvas mode), a real HTTP server on 127.0.0.1."""
+    from passback.emulator import LmsEmulator
+
+    with LmsEmulator(mode="canvas") as emulator:
+        yield emulator

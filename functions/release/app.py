@@ -17,7 +17,7 @@ from passback.observability import logger, metrics, tracer
 from passback.services.jobs import run_once
 
 app = APIGatewayHttpResolver()
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
 
 
 @app.post("/api/v1/releases")

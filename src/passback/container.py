@@ -12,23 +12,24 @@ from typing import TYPE_CHECKING
 from passback.settings import get_settings
 
 if TYPE_CHECKING:
-    from passback.data.launch_state import NonceStore
-    from passback.lti.lti13 import Lti13
-    from passback.services.launch import LaunchService
     from passback.data.catalog import ActivityRepository
     from passback.data.cells import CellRepository
     from passback.data.courses import CourseRepository
     from passback.data.enrollments import EnrollmentRepository
+    from passback.data.launch_state import NonceStore
     from passback.data.learners import LearnerRepository
     from passback.data.platforms import ConsumerRepository, PlatformRepository
     from passback.data.progress import ProgressRepository
     from passback.lms.gateway import LmsGateway
     from passback.lms.http import Http, PlatformGate
     from passback.lms.tokens import TokenCache
+    from passback.lti.lti11 import Lti11
+    from passback.lti.lti13 import Lti13
     from passback.queues import Queues
     from passback.services.course_settings import CourseSettings
     from passback.services.grades import CourseGrades
     from passback.services.jobs import CourseJobs
+    from passback.services.launch import LaunchService
     from passback.services.scoring import ScoringService
     from passback.services.sweep import Sweeper
     from passback.services.sync import SyncService
@@ -225,20 +226,23 @@ def launches() -> LaunchService:
     from passback.lms.line_items import AgsLineItems
     from passback.services.launch import LaunchService
 
-    return LaunchService(courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), AgsLineItems(lms()))
+    return LaunchService(
+        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), AgsLineItems(lms())
+    )
 
 
 @cache
 def lti13() -> Lti13:
     from passback.data.key_sets import KeySetStore
-    from passback.data.launch_state import LaunchStateStore, NonceStore
+    from passback.data.launch_state import LaunchStateStore
     from passback.lti.key_sets import PlatformKeySets
     from passback.lti.lti13 import Lti13
     from passback.lti.tool_config import DynamoToolConf
     from passback.web.http import public_base_url
 
-    return Lti13(DynamoToolConf(platforms()), LaunchStateStore(), NonceStore(), PlatformKeySets(KeySetStore()),
-                 public_base_url)
+    return Lti13(
+        DynamoToolConf(platforms()), LaunchStateStore(), nonces(), PlatformKeySets(KeySetStore()), public_base_url
+    )
 
 
 @cache
@@ -246,3 +250,11 @@ def nonces() -> NonceStore:
     from passback.data.launch_state import NonceStore
 
     return NonceStore()
+
+
+@cache
+def lti11() -> Lti11:
+    from passback.lti.lti11 import Lti11
+    from passback.web.http import public_base_url
+
+    return Lti11(consumers(), nonces(), public_base_url)

@@ -31,6 +31,10 @@ def register(verbs: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from passback.local.stack import LocalStack
 
+    # The handlers' structured logs are the local stack's console: show each line as it happens.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+
     stack = LocalStack(
         host=args.host,
         port=args.port,

@@ -88,7 +88,8 @@ class CellRepository:
             due_pk=f"RETRY#{retry_shard(cell.learner_id, cell.link_id)}" if retrying else None,
             due_sk=f"{due_stamp(cell.next_attempt_at)}#{cell.course_id}" if retrying and cell.next_attempt_at else None,
         )
-        item.version = cell.version
+        if cell.version is not None:  # a new cell has no version; save() then requires it to be absent
+            item.version = cell.version
         try:
             item.save()
         except PutError as error:

@@ -91,22 +91,33 @@ class EnrollmentRepository:
         name: str | None,
         email: str | None,
     ) -> None:
-        pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)
-        Enrollment(pk=pk, sk=sk).update(
-            actions=[
+        self._update(
+            course_id,
+            learner_id,
+            [
                 Enrollment.role.set(role),
                 set_or_remove(Enrollment.lms_user_id, lms_user_id),
                 set_or_remove(Enrollment.name, name),
                 set_or_remove(Enrollment.email, email),
             ],
-            condition=Enrollment.pk.exists(),
         )
 
     def set_merge_pending(self, course_id: str, learner_id: str, pending: bool) -> None:
+        self._update(course_id, learner_id, [Enrollment.merge_pending.set(pending)])
+
+    def _update(self, course_id: str, learner_id: str, actions: list[Any]) -> None:
+        """Update a read item, so the version check (which guards the grades) holds."""
         pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)
-        Enrollment(pk=pk, sk=sk).update(
-            actions=[Enrollment.merge_pending.set(pending)], condition=Enrollment.pk.exists()
-        )
+        for _ in range(_MAX_RACES):
+            item = Enrollment.get(pk, sk, consistent_read=True)
+            try:
+                item.update(actions=actions)
+            except UpdateError as error:
+                if is_conditional_failure(error):
+                    continue
+                raise
+            return
+        raise Conflict(f"enrollment {course_id}/{learner_id} kept changing under us")
 
     def courses_of(self, learner_id: str) -> list[str]:
         """The courses a learner is enrolled in (gsi1, keys only)."""

@@ -25,7 +25,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 
 from passback.data.base import TableItem
 
@@ -35,7 +35,8 @@ class InvertedIndex(GlobalSecondaryIndex["GradebookItem"]):
 
     class Meta:
         index_name = "gsi1"
-        projection = KeysOnlyProjection()
+        # Keys and the discriminator: PynamoDB filters polymorphic queries on `kind`.
+        projection = IncludeProjection(["kind"])
 
     gsi1pk = UnicodeAttribute(hash_key=True)
     gsi1sk = UnicodeAttribute(range_key=True)
@@ -50,7 +51,7 @@ class DueIndex(GlobalSecondaryIndex["GradebookItem"]):
 
     class Meta:
         index_name = "due"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(["kind"])
 
     due_pk = UnicodeAttribute(hash_key=True)
     due_sk = UnicodeAttribute(range_key=True)
@@ -85,7 +86,6 @@ class Course(GradebookItem, discriminator="course"):
     release_date = UTCDateTimeAttribute(null=True)
     next_idx = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
-    version = VersionAttribute()
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -103,7 +103,6 @@ class CourseActivity(GradebookItem, discriminator="course_activity"):
     gau_applied_at = UTCDateTimeAttribute(null=True)
     released_at = UTCDateTimeAttribute(null=True)
     assigned_at = UTCDateTimeAttribute()
-    version = VersionAttribute()
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:

@@ -45,8 +45,9 @@ class LaunchStateStore:
             raise
         if item.expires is None or item.expires <= now:
             return None  # TTL deletion is lazy: an expired state must not count
-        return PendingLogin(state=state, nonce=item.nonce, issuer=item.issuer, client_id=item.client_id,
-                            expires=item.expires)
+        return PendingLogin(
+            state=state, nonce=item.nonce, issuer=item.issuer, client_id=item.client_id, expires=item.expires
+        )
 
 
 class NonceStore:

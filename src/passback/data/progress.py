@@ -64,8 +64,9 @@ class ProgressRepository:
             cuts={course: _cut(t) for course, t in progress.cuts.items()},
             updated_at=now,
         )
-        # VersionAttribute: save() requires the stored version to be the one we read.
-        item.version = progress.version - 1 if progress.version > 1 else None
+        # VersionAttribute: save() requires the stored version to be the one we read (none for a new item).
+        if progress.version > 1:
+            item.version = progress.version - 1
         try:
             item.save()
         except PutError as error:

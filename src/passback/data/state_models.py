@@ -32,6 +32,7 @@ class StateItem(TableItem):
 class LaunchState(StateItem, discriminator="launch_state"):
     """An OIDC login in progress: the state we sent to the platform and the nonce bound to it."""
 
+    state = UnicodeAttribute()
     nonce = UnicodeAttribute()
     issuer = UnicodeAttribute()
     client_id = UnicodeAttribute()
@@ -45,6 +46,8 @@ class LaunchState(StateItem, discriminator="launch_state"):
 class Nonce(StateItem, discriminator="nonce"):
     """A nonce that has been used: LTI 1.3 id_token nonces and LTI 1.1 OAuth nonces."""
 
+    scope = UnicodeAttribute()
+    nonce = UnicodeAttribute()
     used_at = UTCDateTimeAttribute()
 
     @classmethod
@@ -55,6 +58,7 @@ class Nonce(StateItem, discriminator="nonce"):
 class AccessToken(StateItem, discriminator="access_token"):
     """An LMS access token, shared by every Lambda instance until shortly before it expires."""
 
+    cache_key = UnicodeAttribute()
     access_token = UnicodeAttribute()
     expires_at = NumberAttribute()
     scope = UnicodeAttribute(null=True)
@@ -67,6 +71,7 @@ class AccessToken(StateItem, discriminator="access_token"):
 class KeySetCache(StateItem, discriminator="key_set"):
     """A platform's JWKS, so a cold instance need not fetch it again."""
 
+    url_hash = UnicodeAttribute()
     url = UnicodeAttribute()
     keys_json = UnicodeAttribute()
     fetched_at = UTCDateTimeAttribute()

@@ -100,8 +100,9 @@ class EventRedirect(Redirect[WebResponse]):
         self._cookies = cookies
 
     def do_redirect(self) -> WebResponse:
-        return WebResponse(302, headers={"Location": self._location, "Cache-Control": "no-store"},
-                           cookies=list(self._cookies.outgoing))
+        return WebResponse(
+            302, headers={"Location": self._location, "Cache-Control": "no-store"}, cookies=list(self._cookies.outgoing)
+        )
 
     def do_js_redirect(self) -> WebResponse:
         return self.do_redirect()
@@ -162,8 +163,7 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         now: datetime,
     ) -> None:
         request = EventRequest(http)
-        super().__init__(request, tool_conf, session_service=SessionService(request),
-                         cookie_service=EventCookies(http))
+        super().__init__(request, tool_conf, session_service=SessionService(request), cookie_service=EventCookies(http))
         self._http = http
         self._states = states
         self._nonces = nonces
@@ -171,7 +171,10 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         self._now = now
 
     def _get_request_param(self, key: str) -> str:
-        return self._request.get_param(key)
+        return str(self._request.get_param(key))
+
+    def _body(self) -> dict[str, Any]:
+        return dict(self._jwt.get("body", {}))
 
     # -- the order of checks: nothing is written before the signature is known good
 
@@ -183,17 +186,25 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
             with refusal("token format", "The id_token is not a well-formed JWT.", RELAUNCH):
                 self.validate_jwt_format()
             self._check_algorithm()
-            with refusal("registration", "No registration matches this issuer and client id.", ADMIN_REGISTRATION,
-                         status=403):
+            with refusal(
+                "registration", "No registration matches this issuer and client id.", ADMIN_REGISTRATION, status=403
+            ):
                 self.validate_registration()
             self._check_audience()
             self.validate_jwt_signature()
-            with refusal("deployment", "This deployment of the tool is not registered in Passback.",
-                         "The LMS administrator should add the deployment id: `passback platforms add ... "
-                         "--deployment-id <id>` (docs/lms-setup.md).", status=403):
+            with refusal(
+                "deployment",
+                "This deployment of the tool is not registered in Passback.",
+                "The LMS administrator should add the deployment id: `passback platforms add ... "
+                "--deployment-id <id>` (docs/lms-setup.md).",
+                status=403,
+            ):
                 self.validate_deployment()
-            with refusal("message", "The launch message is not a valid LTI 1.3 resource link launch.",
-                         "The LMS administrator should check the link is an LTI 1.3 resource link."):
+            with refusal(
+                "message",
+                "The launch message is not a valid LTI 1.3 resource link launch.",
+                "The LMS administrator should check the link is an LTI 1.3 resource link.",
+            ):
                 self.validate_message()
             self._check_message()
             self._consume_state_and_nonce()
@@ -207,28 +218,35 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         if not token or not self._get_request_param("state"):
             raise LtiException("the POST must carry id_token and state")
         if len(token) > MAX_TOKEN_BYTES:
-            raise LaunchRefused("token size", f"the id_token is {len(token)} bytes, over {MAX_TOKEN_BYTES}.",
-                                RELAUNCH, status=413)
+            raise LaunchRefused(
+                "token size", f"the id_token is {len(token)} bytes, over {MAX_TOKEN_BYTES}.", RELAUNCH, status=413
+            )
 
     def _check_algorithm(self) -> None:
         alg = self._jwt.get("header", {}).get("alg")
         if alg not in ALGORITHMS:
-            raise LaunchRefused("signature algorithm", f"the id_token is signed with {alg!r}; LTI 1.3 requires RS256.",
-                                "The LMS must sign launches with its RSA key (RS256).", status=401)
+            raise LaunchRefused(
+                "signature algorithm",
+                f"the id_token is signed with {alg!r}; LTI 1.3 requires RS256.",
+                "The LMS must sign launches with its RSA key (RS256).",
+                status=401,
+            )
 
     def _check_audience(self) -> None:
-        body = self._jwt.get("body", {})
+        body = self._body()
         client_id = str(self._registration.get_client_id()) if self._registration else ""
         aud = body.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
         azp = body.get("azp")
         advice = "The LMS administrator should check the client id registered in Passback matches the LMS's."
         if client_id not in audiences:
-            raise LaunchRefused("audience", "the id_token's aud does not name this tool's client id.", advice,
-                                status=403)
+            raise LaunchRefused(
+                "audience", "the id_token's aud does not name this tool's client id.", advice, status=403
+            )
         if len(audiences) > 1 and azp is None:
-            raise LaunchRefused("authorized party", "the id_token has several audiences and no azp.", advice,
-                                status=403)
+            raise LaunchRefused(
+                "authorized party", "the id_token has several audiences and no azp.", advice, status=403
+            )
         if azp is not None and azp != client_id:
             raise LaunchRefused("authorized party", "the id_token's azp names another client.", advice, status=403)
 
@@ -267,35 +285,47 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         except jwt.ExpiredSignatureError as error:
             raise LaunchRefused("expiry", "the id_token has expired.", RELAUNCH, status=401) from error
         except jwt.ImmatureSignatureError as error:
-            raise LaunchRefused("issued at", "the id_token's iat is in the future.",
-                                "The LMS's clock is ahead of the real time; the LMS administrator should check it.",
-                                status=401) from error
+            raise LaunchRefused(
+                "issued at",
+                "the id_token's iat is in the future.",
+                "The LMS's clock is ahead of the real time; the LMS administrator should check it.",
+                status=401,
+            ) from error
         except jwt.MissingRequiredClaimError as error:
-            raise LaunchRefused("required claims", f"the id_token lacks {error.claim}.", RELAUNCH, status=400) from error
+            raise LaunchRefused(
+                "required claims", f"the id_token lacks {error.claim}.", RELAUNCH, status=400
+            ) from error
         except jwt.InvalidTokenError as error:
-            raise LaunchRefused("signature", f"the id_token's signature does not verify ({type(error).__name__}).",
-                                "The LMS administrator should check Passback has the LMS's key set URL.",
-                                status=401) from error
-        issued = int(self._jwt["body"].get("iat", 0))
+            raise LaunchRefused(
+                "signature",
+                f"the id_token's signature does not verify ({type(error).__name__}).",
+                "The LMS administrator should check Passback has the LMS's key set URL.",
+                status=401,
+            ) from error
+        issued = int(self._body().get("iat", 0))
         if self._now.timestamp() - issued > MAX_TOKEN_AGE.total_seconds() + LEEWAY_SECONDS:
-            raise LaunchRefused("token age", "the id_token was issued more than ten minutes ago.", RELAUNCH,
-                                status=401)
+            raise LaunchRefused("token age", "the id_token was issued more than ten minutes ago.", RELAUNCH, status=401)
         return self
 
     def _check_message(self) -> None:
-        body = self._jwt.get("body", {})
+        body = self._body()
         kind = body.get(CLAIM + "message_type")
         if kind != RESOURCE_LINK_REQUEST:
-            raise LaunchRefused("message type", f"{kind!r} launches are not supported; Passback takes "
-                                f"{RESOURCE_LINK_REQUEST}.", "The LMS administrator should add the tool as a "
-                                "resource link (not deep linking).")
+            raise LaunchRefused(
+                "message type",
+                f"{kind!r} launches are not supported; Passback takes {RESOURCE_LINK_REQUEST}.",
+                "The LMS administrator should add the tool as a resource link (not deep linking).",
+            )
         context = body.get(CLAIM + "context") or {}
         if not context.get("id"):
-            raise LaunchRefused("context", "the launch carries no course context.",
-                                "Add the link inside a course, not at the account or system level.")
+            raise LaunchRefused(
+                "context",
+                "the launch carries no course context.",
+                "Add the link inside a course, not at the account or system level.",
+            )
 
     def _consume_state_and_nonce(self) -> None:
-        body = self._jwt.get("body", {})
+        body = self._body()
         state = self._get_request_param("state")
         cookie = self._http.cookies.get(STATE_COOKIE)
         if cookie is not None and cookie != state:
@@ -318,7 +348,7 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
 
     def validate_registration(self) -> PassbackMessageLaunch:
         """Find the registration by whichever audience we know (pylti1p3 tries only aud[0])."""
-        body = self._jwt.get("body", {})
+        body = self._body()
         iss = body.get("iss")
         if not iss:
             raise LtiException('"iss" is empty')
@@ -365,15 +395,21 @@ class Lti13:
         base = self.base_url(http)
         target = http.param("target_link_uri")
         if target and not target.startswith(base + "/"):
-            raise LaunchRefused("target link", f"the login names a target outside this tool: {target}",
-                                "The LMS administrator should set the tool's target link URI to "
-                                f"{base}/lti13/launch.")
+            raise LaunchRefused(
+                "target link",
+                f"the login names a target outside this tool: {target}",
+                f"The LMS administrator should set the tool's target link URI to {base}/lti13/launch.",
+            )
         iss = http.param("iss")
         if not iss or not http.param("login_hint"):
             raise LaunchRefused("login request", "the login request lacks iss or login_hint.", RELAUNCH)
         login = PassbackOIDCLogin(http, self.tool_conf, self.states, now)
-        with refusal("login registration", f"No registration for issuer {iss!r} with this client id.",
-                     ADMIN_REGISTRATION, status=403):
+        with refusal(
+            "login registration",
+            f"No registration for issuer {iss!r} with this client id.",
+            ADMIN_REGISTRATION,
+            status=403,
+        ):
             response: WebResponse = login.redirect(f"{base}/lti13/launch")
         return response
 

@@ -157,35 +157,54 @@ class LaunchService:
                 link = course.links[link.link_id]
 
         learner_id = self._learner(facts, now)
-        enrollment, enrolled = self._enroll(course, learner_id, role, facts, now)
+        enrolled = self._enroll(course, learner_id, role, facts, now)
 
         if newly_assigned:
             # Rule 3: every enrolled learner's earlier work on this activity now counts here.
-            queued.append(self.jobs.request("regrade", cid, now, activity_id=facts.activity_id,
-                                            requested_by="assigned by launch").job_id)
+            queued.append(
+                self.jobs.request(
+                    "regrade", cid, now, activity_id=facts.activity_id, requested_by="assigned by launch"
+                ).job_id
+            )
         elif (link_created or link_changed) and facts.lti_version == "1.3" and link.line_item_url:
             # Rule 13: a 1.3 line item accepts every enrolled learner, launched or not.
-            queued.append(self.jobs.request("sync", cid, now, link_id=link.link_id,
-                                            requested_by="new link").job_id)
+            queued.append(self.jobs.request("sync", cid, now, link_id=link.link_id, requested_by="new link").job_id)
         if role == "learner":
             new_target = self._record_target(course, link, learner_id, facts, now)
             if new_target or enrolled:
                 # Rule 9: the moment the learner launches, everything owed for this learner is sent.
-                queued.append(self.jobs.request("sync", cid, now, learner_id=learner_id,
-                                                requested_by="launch").job_id)
-        logger.info("launch", extra={"course": cid, "learner": learner_id, "role": role, "link": link.link_id,
-                                     "activity": facts.activity_id, "lti": facts.lti_version,
-                                     "platform": facts.platform_id, "course_created": created})
-        return LaunchOutcome(course=course, learner_id=learner_id, role=role, link=link,
-                             activity_id=facts.activity_id, course_created=created, queued=tuple(queued))
+                queued.append(self.jobs.request("sync", cid, now, learner_id=learner_id, requested_by="launch").job_id)
+        logger.info(
+            "launch",
+            extra={
+                "course": cid,
+                "learner": learner_id,
+                "role": role,
+                "link": link.link_id,
+                "activity": facts.activity_id,
+                "lti": facts.lti_version,
+                "platform": facts.platform_id,
+                "course_created": created,
+            },
+        )
+        return LaunchOutcome(
+            course=course,
+            learner_id=learner_id,
+            role=role,
+            link=link,
+            activity_id=facts.activity_id,
+            course_created=created,
+            queued=tuple(queued),
+        )
 
     def _line_item(self, course: CourseRecord, link: LinkRecord, facts: LaunchFacts) -> str | None:
         try:
             return self.line_items.find_or_create(course, link, facts)
-        except Exception as error:  # noqa: BLE001 - the launch goes on; the cell will say "no target"
-            logger.warning("could not find or create the line item", extra={"course": course.course_id,
-                                                                            "link": link.link_id,
-                                                                            "error": repr(error)[:300]})
+        except Exception as error:
+            logger.warning(
+                "could not find or create the line item",
+                extra={"course": course.course_id, "link": link.link_id, "error": repr(error)[:300]},
+            )
             return None
 
     def _learner(self, facts: LaunchFacts, now: datetime) -> str:
@@ -194,24 +213,35 @@ class LaunchService:
             return found
         learner_id = self.learners.create(email=facts.email, name=facts.name, now=now)
         bound = self.learners.link_identity(
-            platform_id=facts.platform_id, lms_user_id=facts.user_id, learner_id=learner_id, email=facts.email,
+            platform_id=facts.platform_id,
+            lms_user_id=facts.user_id,
+            learner_id=learner_id,
+            email=facts.email,
             now=now,
         )
         if bound == learner_id and facts.email:
             self.learners.claim_email(facts.email, learner_id)
         return bound
 
-    def _enroll(
-        self, course: CourseRecord, learner_id: str, role: str, facts: LaunchFacts, now: datetime
-    ) -> tuple[EnrollmentRecord, bool]:
+    def _enroll(self, course: CourseRecord, learner_id: str, role: str, facts: LaunchFacts, now: datetime) -> bool:
+        """Enroll on the first launch (True), or refresh what the LMS says about the learner (False)."""
         existing = self.enrollments.get(course.course_id, learner_id)
         if existing is not None:
             if (existing.role, existing.lms_user_id, existing.name, existing.email) != (
-                role, facts.user_id, facts.name, facts.email
+                role,
+                facts.user_id,
+                facts.name,
+                facts.email,
             ):
-                self.enrollments.update_identity(course.course_id, learner_id, role=role, lms_user_id=facts.user_id,
-                                                 name=facts.name, email=facts.email)
-            return existing, False
+                self.enrollments.update_identity(
+                    course.course_id,
+                    learner_id,
+                    role=role,
+                    lms_user_id=facts.user_id,
+                    name=facts.name,
+                    email=facts.email,
+                )
+            return False
         record = EnrollmentRecord(
             course_id=course.course_id,
             learner_id=learner_id,
@@ -222,8 +252,7 @@ class LaunchService:
             # Rule 3: work done before this first launch counts at once.
             grades=self.grades.initial_entries(course, learner_id, now) if role == "learner" else {},
         )
-        created = self.enrollments.create_if_absent(record, now)
-        return record, created
+        return self.enrollments.create_if_absent(record, now)
 
     def _record_target(
         self, course: CourseRecord, link: LinkRecord, learner_id: str, facts: LaunchFacts, now: datetime
@@ -232,12 +261,21 @@ class LaunchService:
         if facts.lti_version != "1.1" or not facts.sourcedid or not facts.outcome_service_url:
             return False
         cell = self.cells.get(course.course_id, learner_id, link.link_id)
-        if cell is not None and (cell.sourcedid, cell.outcome_service_url) == (facts.sourcedid,
-                                                                                facts.outcome_service_url):
+        if cell is not None and (cell.sourcedid, cell.outcome_service_url) == (
+            facts.sourcedid,
+            facts.outcome_service_url,
+        ):
             return False
         base = cell or CellRecord(course_id=course.course_id, learner_id=learner_id, link_id=link.link_id)
         from dataclasses import replace
 
-        self.cells.save(replace(base, sourcedid=facts.sourcedid, outcome_service_url=facts.outcome_service_url,
-                                status=None if base.status == "no target" else base.status, updated_at=now))
+        self.cells.save(
+            replace(
+                base,
+                sourcedid=facts.sourcedid,
+                outcome_service_url=facts.outcome_service_url,
+                status=None if base.status == "no target" else base.status,
+                updated_at=now,
+            )
+        )
         return True

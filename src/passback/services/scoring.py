@@ -182,7 +182,7 @@ class ScoringService:
         from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
         from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-        processor = BatchProcessor(event_type=EventType.SQS)
+        processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
         result = BatchResult()
         course_cache: dict[str, Any] = {}
 

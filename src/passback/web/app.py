@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from passback.web import keys_routes
+from passback.web import gradebook_routes, keys_routes, lti_routes
 
 
 def build() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
     app.include_router(keys_routes.router)
+    app.include_router(lti_routes.router)
+    app.include_router(gradebook_routes.router)
     return app

@@ -19,8 +19,17 @@ HANDOFF_LIFETIME = timedelta(minutes=5)
 TOKEN_PARAMETER = "passback_token"
 
 
-def handoff_token(keys: ToolKeys, *, base_url: str, learner_id: str, course_id: str, activity_id: str | None,
-                  roles: tuple[str, ...], role: str, now: datetime) -> str:
+def handoff_token(
+    keys: ToolKeys,
+    *,
+    base_url: str,
+    learner_id: str,
+    course_id: str,
+    activity_id: str | None,
+    roles: tuple[str, ...],
+    role: str,
+    now: datetime,
+) -> str:
     claims: dict[str, Any] = {
         "iss": base_url,
         "aud": PRODUCT_AUDIENCE,
@@ -39,5 +48,6 @@ def handoff_token(keys: ToolKeys, *, base_url: str, learner_id: str, course_id: 
 def with_token(url: str, token: str) -> str:
     parts = urlsplit(url)
     query = f"{parts.query}&" if parts.query else ""
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query + urlencode({TOKEN_PARAMETER: token}),
-                       parts.fragment))
+    return urlunsplit(
+        (parts.scheme, parts.netloc, parts.path, query + urlencode({TOKEN_PARAMETER: token}), parts.fragment)
+    )

@@ -43,8 +43,17 @@ class SessionError(Exception):
     """No valid session: expired, tampered, or for another course."""
 
 
-def issue(keys: ToolKeys, *, base_url: str, course_id: str, learner_id: str, role: str, platform_id: str,
-          lms_origin: str | None, now: datetime) -> Session:
+def issue(
+    keys: ToolKeys,
+    *,
+    base_url: str,
+    course_id: str,
+    learner_id: str,
+    role: str,
+    platform_id: str,
+    lms_origin: str | None,
+    now: datetime,
+) -> Session:
     csrf = secrets.token_urlsafe(24)
     claims: dict[str, Any] = {
         "iss": base_url,
@@ -70,14 +79,26 @@ def verify(keys: ToolKeys, token: str | None, *, now: datetime) -> Session:
         jwk = next((k for k in keys.jwks()["keys"] if k.get("kid") == header.get("kid")), None)
         if jwk is None:
             raise SessionError("the session was signed with a key that is no longer in use")
-        claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"], audience=AUDIENCE,
-                            options={"verify_exp": False, "require": ["exp", "course", "sub", "role", "csrf"]})
+        claims = jwt.decode(
+            token,
+            jwt.PyJWK(jwk).key,
+            algorithms=["RS256"],
+            audience=AUDIENCE,
+            options={"verify_exp": False, "require": ["exp", "course", "sub", "role", "csrf"]},
+        )
     except jwt.InvalidTokenError as error:
         raise SessionError("the session is not valid") from error
     if int(claims["exp"]) <= now.timestamp():
         raise SessionError("the session has expired: open the gradebook from the LMS again")
-    return Session(token, str(claims["course"]), str(claims["sub"]), str(claims["role"]),
-                   str(claims.get("platform", "")), str(claims["csrf"]), claims.get("origin"))
+    return Session(
+        token,
+        str(claims["course"]),
+        str(claims["sub"]),
+        str(claims["role"]),
+        str(claims.get("platform", "")),
+        str(claims["csrf"]),
+        claims.get("origin"),
+    )
 
 
 def csrf_matches(session: Session, submitted: str | None) -> bool:
@@ -85,7 +106,11 @@ def csrf_matches(session: Session, submitted: str | None) -> bool:
 
 
 def session_cookie(session: Session, *, secure: bool) -> str:
-    attributes = [f"{SESSION_COOKIE}={session.token}", "Path=/gradebook", "HttpOnly",
-                  f"Max-Age={int(SESSION_LIFETIME.total_seconds())}"]
+    attributes = [
+        f"{SESSION_COOKIE}={session.token}",
+        "Path=/gradebook",
+        "HttpOnly",
+        f"Max-Age={int(SESSION_LIFETIME.total_seconds())}",
+    ]
     attributes += ["SameSite=None", "Secure", "Partitioned"] if secure else ["SameSite=Lax"]
     return "; ".join(attributes)
