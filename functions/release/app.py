@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -17,7 +18,7 @@ from passback.observability import logger, metrics, tracer
 from passback.services.jobs import run_once
 
 app = APIGatewayHttpResolver()
-processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
+processor = BatchProcessor(event_type=EventType.SQS, logger=logging.getLogger("passback"))
 
 
 @app.post("/api/v1/releases")

@@ -12,6 +12,7 @@ is repaired by the redelivery.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -182,7 +183,7 @@ class ScoringService:
         from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
         from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-        processor = BatchProcessor(event_type=EventType.SQS, logger=logger)
+        processor = BatchProcessor(event_type=EventType.SQS, logger=logging.getLogger("passback"))
         result = BatchResult()
         course_cache: dict[str, Any] = {}
 
