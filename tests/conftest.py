@@ -82,9 +82,9 @@ def stack(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
 
 
 @pytest.fixture
-def lms() -> Iterator[Any]:
-    """The LMS emulator (Canvas mode), a real HTTP server on 127.0.0.1."""
+def lms(clock: Clock) -> Iterator[Any]:
+    """The LMS emulator (Canvas mode), a real HTTP server on 127.0.0.1, on the test's clock."""
     from passback.emulator import LmsEmulator
 
-    with LmsEmulator(mode="canvas") as emulator:
+    with LmsEmulator(mode="canvas", clock=lambda: clock.now.timestamp()) as emulator:  # noqa: PLW0108 - now moves
         yield emulator

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .lms import Lms
@@ -66,7 +65,7 @@ def base_claims(
     # A user outside the course has no course role; the launch then carries their account roles,
     # which lets tests launch as an unenrolled user if they want to.
     roles = [course_role] if course_role else user.roles
-    now = int(time.time())
+    now = int(lms.state.now())
     claims: dict[str, Any] = {
         "iss": lms.issuer,
         "aud": client_id,

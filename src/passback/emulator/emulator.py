@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -47,9 +47,11 @@ class LmsEmulator(BrowserLaunches):
         token_lifetime: int = 3600,
         mode: Mode = "canvas",
         signing_key: rsa.RSAPrivateKey | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         """`signing_key` replaces the RSA key otherwise generated at start (test suites reuse one
-        to save the generation time)."""
+        to save the generation time). `clock` (epoch seconds) replaces the wall clock, so a test
+        that simulates hours keeps the LMS on the same timeline as the tool."""
         if mode not in ("canvas", "moodle"):
             raise ValueError("mode must be 'canvas' or 'moodle'")
         if token_lifetime <= 0:
@@ -60,7 +62,7 @@ class LmsEmulator(BrowserLaunches):
         self._token_lifetime = token_lifetime
         self._initial_key = signing_key
         self.mode: Mode = mode
-        self._state = EmulatorState()
+        self._state = EmulatorState(clock)
         self.faults = Faults(self._state)
         self._stats = Stats(self._state.lock)
         self._guid = f"lms-emulator-{uuid.uuid4().hex[:12]}"

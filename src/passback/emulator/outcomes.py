@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import re
-import time
 import xml.etree.ElementTree as ET
 
 from oauthlib.oauth1 import Client
@@ -59,7 +58,7 @@ def verify_oauth(lms: Lms, request: Request) -> str:
         timestamp = int(params["oauth_timestamp"])
     except ValueError as exc:
         raise OAuthRejectedError("oauth_timestamp is not an integer") from exc
-    if abs(time.time() - timestamp) > TIMESTAMP_WINDOW_S:
+    if abs(lms.state.now() - timestamp) > TIMESTAMP_WINDOW_S:
         raise OAuthRejectedError("oauth_timestamp is more than 5 minutes off")
 
     host = request.header("host") or lms.urls.base.split("://", 1)[1]
@@ -164,7 +163,7 @@ class Outcomes:
             user_id=sourced.user_id,
             score=score,
             result_data=result_data,
-            received_at=time.time(),
+            received_at=self._lms.state.now(),
         )
         with self._lms.state.lock:
             self._lms.state.outcomes[sourcedid] = record

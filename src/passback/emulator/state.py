@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -190,7 +191,9 @@ class LaunchHint:
 
 
 class EmulatorState:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        # The LMS's wall clock: real time unless a test simulates hours (then it shares the tool's clock).
+        self.now: Callable[[], float] = clock or time.time
         self.lock = threading.RLock()
         self.tools: dict[str, Tool] = {}
         self.courses: dict[str, Course] = {}

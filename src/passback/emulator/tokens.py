@@ -4,7 +4,6 @@ bearer-token check every AGS/NRPS endpoint uses."""
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 import jwt
@@ -96,7 +95,7 @@ def verify_client_assertion(lms: Lms, cache: ToolKeyCache, assertion: str) -> st
         )
     except jwt.PyJWTError as exc:
         raise InvalidClientError(f"client assertion rejected: {exc}") from exc
-    now = time.time()
+    now = lms.state.now()
     # exp and iat are checked here rather than by PyJWT because they need different leeways.
     if not isinstance(claims["exp"], int | float) or claims["exp"] <= now:
         raise InvalidClientError("client assertion has expired")
@@ -139,7 +138,7 @@ def handle_token(lms: Lms, cache: ToolKeyCache, request: Request) -> Response:
         lms.state.access_tokens[token] = AccessToken(
             client_id=client_id,
             scopes=frozenset(granted),
-            expires_at=time.time() + lms.token_lifetime,
+            expires_at=lms.state.now() + lms.token_lifetime,
             epoch=lms.state.token_epoch,
         )
     return json_response(
@@ -163,7 +162,7 @@ def authenticate(lms: Lms, request: Request, accepted_scopes: frozenset[str]) ->
         epoch = lms.state.token_epoch
     if grant is None:
         return oauth_error(401, "invalid_token", "unknown access token")
-    if grant.epoch < epoch or grant.expires_at <= time.time():
+    if grant.epoch < epoch or grant.expires_at <= lms.state.now():
         return oauth_error(401, "invalid_token", "the access token has expired")
     if not grant.scopes & accepted_scopes:
         return oauth_error(401, "insufficient_scope", "the access token lacks the scope this call needs")

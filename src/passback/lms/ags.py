@@ -128,13 +128,19 @@ class AgsClient:
     def _authorised(
         self, endpoint: TokenEndpoint, scopes: tuple[str, ...], call: Callable[[str], requests.Response]
     ) -> requests.Response:
-        """Call with a cached token; on 401 forget it and try once more with a fresh one."""
+        """Call with a cached token; on 401 forget it and try once more with a fresh one.
+
+        The token is fetched outside the call's platform slot: fetching takes a slot of its own,
+        and nesting the two would deadlock once every slot is held by a caller waiting for a token.
+        """
+        token = self._tokens.token(endpoint, scopes)
         with self._gate.slot(endpoint.platform_id):
-            token = self._tokens.token(endpoint, scopes)
             response = call(token)
-            if response.status_code == 401:
-                self._tokens.refused(endpoint, scopes, token)
-                response = call(self._tokens.token(endpoint, scopes))
+        if response.status_code == 401:
+            self._tokens.refused(endpoint, scopes, token)
+            token = self._tokens.token(endpoint, scopes)
+            with self._gate.slot(endpoint.platform_id):
+                response = call(token)
         return response
 
     def _error(self, endpoint: TokenEndpoint, response: requests.Response, *, score: bool = False) -> LmsError:

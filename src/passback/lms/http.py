@@ -15,6 +15,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from passback.clock import utcnow
 from passback.lms.errors import LmsError
 
 
@@ -35,12 +36,13 @@ class PlatformGate:
             return sem
 
     def blocked_for(self, platform: str) -> float:
+        # The system clock (passback.clock), like every other schedule here, so tests can simulate it.
         with self._lock:
-            return max(0.0, self._blocked_until.get(platform, 0.0) - time.monotonic())
+            return max(0.0, self._blocked_until.get(platform, 0.0) - utcnow().timestamp())
 
     def back_off(self, platform: str, seconds: float) -> None:
         with self._lock:
-            until = time.monotonic() + seconds
+            until = utcnow().timestamp() + seconds
             self._blocked_until[platform] = max(until, self._blocked_until.get(platform, 0.0))
 
     @contextlib.contextmanager
