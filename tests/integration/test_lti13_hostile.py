@@ -369,6 +369,17 @@ def test_a_claim_of_the_wrong_type_is_refused_never_a_500(platform: Platform, cl
     assert "This launch was refused" in response.text
 
 
+def test_an_overlong_activity_id_is_refused_never_a_500(platform: Platform) -> None:
+    login = platform.login()
+    token = platform.sign({**login.claims, CLAIM + "custom": {"activity_id": "a" * 3000}})
+    assert_refused(login.post(token), 400, "activity id")
+
+
+def test_an_email_that_cannot_be_one_is_ignored_not_a_500(platform: Platform) -> None:
+    login = platform.login()
+    assert accepted(login.post(platform.sign({**login.claims, "email": "e" * 3000 + "@example.edu"})))
+
+
 # ---------------------------------------------------------------- the login request
 
 

@@ -43,7 +43,15 @@ from pylti1p3.session import SessionService
 
 from passback.data.launch_state import LaunchStateStore, NonceStore
 from passback.ids import platform_key_lti13
-from passback.lti.errors import ADMIN_REGISTRATION, RELAUNCH, LaunchRefused
+from passback.lti.errors import (
+    ADMIN_REGISTRATION,
+    MAX_ID_BYTES,
+    RELAUNCH,
+    LaunchRefused,
+    check_activity_id,
+    usable_email,
+    usable_name,
+)
 from passback.lti.key_sets import PlatformKeySets
 from passback.lti.tool_config import DynamoToolConf
 from passback.services.launch import LaunchFacts, origin_of
@@ -56,7 +64,6 @@ MAX_TOKEN_BYTES = 64 * 1024
 ALGORITHMS = ("RS256", "RS384", "RS512")
 LTI_VERSION = "1.3.0"
 MAX_STATE_CHARS = 256
-MAX_ID_BYTES = 255  # LTI 1.3: sub, context and resource link ids, deployment ids; also client ids
 MAX_ISSUER_BYTES = 1024
 STATE_COOKIE = "lti1p3-state"
 
@@ -535,7 +542,9 @@ class Lti13:
     def launch(self, http: HttpRequest, now: datetime) -> LaunchFacts:
         message = PassbackMessageLaunch(http, self.tool_conf, self.states, self.nonces, self.key_sets, now)
         message.validate()
-        return facts_from_claims(message.get_launch_data(), message.get_client_id(), http)
+        facts = facts_from_claims(message.get_launch_data(), message.get_client_id(), http)
+        check_activity_id(facts.activity_id)
+        return facts
 
 
 def facts_from_claims(body: Any, client_id: str, http: HttpRequest) -> LaunchFacts:
@@ -560,8 +569,8 @@ def facts_from_claims(body: Any, client_id: str, http: HttpRequest) -> LaunchFac
         resource_link_title=_text(link.get("title")),
         user_id=str(body["sub"]),
         roles=tuple(body[CLAIM + "roles"]),
-        name=name or None,
-        email=_text(body.get("email")),
+        name=usable_name(name),
+        email=usable_email(_text(body.get("email"))),
         client_id=client_id,
         deployment_id=str(body[CLAIM + "deployment_id"]),
         activity_id=activity_of(custom, target),
