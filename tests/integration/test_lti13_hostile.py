@@ -307,6 +307,22 @@ def test_a_launch_without_the_state_cookie_is_accepted_once(platform: Platform) 
     assert accepted(login.post(platform.sign(login.claims), session=requests.Session()))
 
 
+def test_on_https_the_state_cookie_is_cross_site_and_partitioned(platform: Platform) -> None:
+    params = platform.lms.lti13_login_params(CLIENT_ID, "sam", "bio-101", "quiz-link")
+    response = requests.get(
+        f"{platform.stack.base_url}/lti13/login",
+        params=params,
+        headers={"X-Forwarded-Proto": "https"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("lti1p3-state=")
+    for attribute in ("SameSite=None", "Secure", "Partitioned", "HttpOnly", "Max-Age=600"):
+        assert attribute in cookie.split("; ")
+
+
 # ---------------------------------------------------------------- the message itself
 
 
