@@ -97,15 +97,19 @@ class Lti11:
         if form["lti_message_type"] != "basic-lti-launch-request":
             raise LaunchRefused(
                 "message type",
-                f"{form['lti_message_type']!r} is not a basic-lti-launch-request.",
+                f"{form['lti_message_type'][:80]!r} is not a basic-lti-launch-request.",
                 "Only basic LTI launches are supported.",
             )
         if form["lti_version"] not in ("LTI-1p0", "LTI-1p2"):
-            raise LaunchRefused("version", f"{form['lti_version']!r} is not LTI-1p0.", "Use an LTI 1.1 link.")
+            raise LaunchRefused(
+                "version",
+                f"{form['lti_version'][:80]!r} is not LTI-1p0 (LTI 1.1).",
+                "The LMS administrator should add the tool as an LTI 1.1 (basic LTI) link, or use LTI 1.3.",
+            )
         if form["oauth_signature_method"] != "HMAC-SHA1":
             raise LaunchRefused(
                 "signature method",
-                f"{form['oauth_signature_method']!r} is not HMAC-SHA1.",
+                f"{form['oauth_signature_method'][:80]!r} is not HMAC-SHA1.",
                 "The LMS administrator should choose HMAC-SHA1 for this tool.",
                 status=401,
             )
@@ -113,7 +117,7 @@ class Lti11:
         secret = self.consumers.secret(key)
         if secret is None or self.consumers.get(key) is None:
             raise LaunchRefused(
-                "consumer key", f"the consumer key {key!r} is not registered.", CONSUMER_ADVICE, status=403
+                "consumer key", f"the consumer key {key[:80]!r} is not registered.", CONSUMER_ADVICE, status=403
             )
         try:
             stamp = int(form["oauth_timestamp"])
