@@ -1,14 +1,17 @@
 """Platform key sets: cached in memory and DynamoDB, fetched again when an unknown `kid` appears.
 
 pylti1p3 fetches the key set on every launch unless told to cache, and its cache never
-refreshes on rotation. Here a launch signed with a key we have not seen triggers one refetch
-(at most every 30 s per URL, so forged kids cannot turn us into a request amplifier).
+refreshes on rotation. Here the set is fetched once and kept (memory, then DynamoDB, 24 hours);
+a launch signed with a key it does not hold first looks at the shared copy (another instance may
+have refetched already), then refetches, but an unknown `kid` triggers at most one refetch per URL
+every 30 s per instance, so forged kids cannot turn us into a request amplifier. Only refetches
+caused by an unknown `kid` count towards that limit: a rotation right after the first fetch is
+still picked up at once. Times are Passback's clock (`now`), not the process's.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +21,7 @@ from passback.data.key_sets import KeySetStore
 from passback.lti.errors import LaunchRefused
 
 KEEP = timedelta(hours=24)
-REFETCH_INTERVAL = 30.0
+REFETCH_INTERVAL = timedelta(seconds=30)
 FETCH_TIMEOUT = 5.0
 MAX_BYTES = 256 * 1024
 
@@ -27,38 +30,47 @@ class PlatformKeySets:
     def __init__(self, store: KeySetStore, session: requests.Session | None = None) -> None:
         self._store = store
         self._session = session or requests.Session()
-        self._memory: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._last_fetch: dict[str, float] = {}
+        self._memory: dict[str, tuple[datetime, dict[str, Any]]] = {}
+        self._last_refetch: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self.fetches = 0
 
     def key(self, url: str, kid: str, now: datetime) -> dict[str, Any] | None:
         """The JWK with this kid from the platform's key set, or None if the platform has none."""
-        keys = self._known(url, now)
+        fetched_at, keys = self._known(url, now)
         found = _find(keys, kid)
         if found is not None:
             return found
+        shared = self._store.get(url)
+        if shared is not None and shared[1] > fetched_at:
+            self._remember(url, shared[1], shared[0])
+            found = _find(shared[0], kid)
+            if found is not None:
+                return found
         with self._lock:
-            recently = time.monotonic() - self._last_fetch.get(url, -REFETCH_INTERVAL) < REFETCH_INTERVAL
-        if recently:
-            return None
+            last = self._last_refetch.get(url)
+            if last is not None and timedelta(0) <= now - last < REFETCH_INTERVAL:
+                return None
+            self._last_refetch[url] = now
         return _find(self._fetch(url, now), kid)
 
-    def _known(self, url: str, now: datetime) -> dict[str, Any]:
+    def _known(self, url: str, now: datetime) -> tuple[datetime, dict[str, Any]]:
         with self._lock:
             hit = self._memory.get(url)
-        if hit is not None and time.monotonic() - hit[0] < KEEP.total_seconds():
-            return hit[1]
+        if hit is not None and now - hit[0] < KEEP:
+            return hit
         stored = self._store.get(url)
         if stored is not None and now - stored[1] < KEEP:
-            with self._lock:
-                self._memory[url] = (time.monotonic(), stored[0])
-            return stored[0]
-        return self._fetch(url, now)
+            self._remember(url, stored[1], stored[0])
+            return stored[1], stored[0]
+        return now, self._fetch(url, now)
+
+    def _remember(self, url: str, fetched_at: datetime, keys: dict[str, Any]) -> None:
+        with self._lock:
+            self._memory[url] = (fetched_at, keys)
 
     def _fetch(self, url: str, now: datetime) -> dict[str, Any]:
         with self._lock:
-            self._last_fetch[url] = time.monotonic()
             self.fetches += 1
         try:
             response = self._session.get(url, timeout=FETCH_TIMEOUT, headers={"Accept": "application/json"})
@@ -70,14 +82,13 @@ class PlatformKeySets:
         except (requests.RequestException, ValueError) as error:
             raise LaunchRefused(
                 "platform key set",
-                f"the LMS's public key set at {url} could not be fetched ({error})",
+                f"the LMS's public key set at {url} could not be fetched ({str(error)[:200]})",
                 "The LMS administrator should check the key set URL registered in Passback "
                 "(`passback platforms list`) and that the LMS serves it.",
                 status=502,
             ) from error
         self._store.put(url, keys, now, KEEP)
-        with self._lock:
-            self._memory[url] = (time.monotonic(), keys)
+        self._remember(url, now, keys)
         return keys
 
 

@@ -18,7 +18,7 @@ from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 from passback.data.launch_state import NonceStore
 from passback.data.platforms import ConsumerRepository
 from passback.ids import platform_key_lti11
-from passback.lti.errors import RELAUNCH, LaunchRefused
+from passback.lti.errors import RELAUNCH, LaunchRefused, check_activity_id, fits, usable_email, usable_name
 from passback.services.launch import LaunchFacts, origin_of
 from passback.web.http import HttpRequest
 
@@ -87,18 +87,29 @@ class Lti11:
                 "The LMS administrator should check the link is an LTI 1.1 launch inside a course, "
                 "with the user's id sent (privacy settings).",
             )
+        long = [name for name in ("resource_link_id", "user_id", "context_id") if not fits(form[name])]
+        if long:
+            raise LaunchRefused(
+                "parameter format",
+                f"{', '.join(long)} is longer than 255 bytes.",
+                "The LMS administrator should check the LMS sends its own ids for users, courses and links.",
+            )
         if form["lti_message_type"] != "basic-lti-launch-request":
             raise LaunchRefused(
                 "message type",
-                f"{form['lti_message_type']!r} is not a basic-lti-launch-request.",
+                f"{form['lti_message_type'][:80]!r} is not a basic-lti-launch-request.",
                 "Only basic LTI launches are supported.",
             )
         if form["lti_version"] not in ("LTI-1p0", "LTI-1p2"):
-            raise LaunchRefused("version", f"{form['lti_version']!r} is not LTI-1p0.", "Use an LTI 1.1 link.")
+            raise LaunchRefused(
+                "version",
+                f"{form['lti_version'][:80]!r} is not LTI-1p0 (LTI 1.1).",
+                "The LMS administrator should add the tool as an LTI 1.1 (basic LTI) link, or use LTI 1.3.",
+            )
         if form["oauth_signature_method"] != "HMAC-SHA1":
             raise LaunchRefused(
                 "signature method",
-                f"{form['oauth_signature_method']!r} is not HMAC-SHA1.",
+                f"{form['oauth_signature_method'][:80]!r} is not HMAC-SHA1.",
                 "The LMS administrator should choose HMAC-SHA1 for this tool.",
                 status=401,
             )
@@ -106,7 +117,7 @@ class Lti11:
         secret = self.consumers.secret(key)
         if secret is None or self.consumers.get(key) is None:
             raise LaunchRefused(
-                "consumer key", f"the consumer key {key!r} is not registered.", CONSUMER_ADVICE, status=403
+                "consumer key", f"the consumer key {key[:80]!r} is not registered.", CONSUMER_ADVICE, status=403
             )
         try:
             stamp = int(form["oauth_timestamp"])
@@ -120,27 +131,33 @@ class Lti11:
                 status=401,
             )
         url = self.base_url(http) + http.path
+        # The launch URL's query (a per-link URL such as `.../lti11/launch?activity_id=quiz-1`) is
+        # part of what the LMS signed; oauthlib takes the query parameters from the URL.
+        signed_url = url + ("?" + urlencode(list(http.query.items())) if http.query else "")
         endpoint = SignatureOnlyEndpoint(_Validator(secret))
         body = urlencode(list(form.items()))
         valid, _ = endpoint.validate_request(
-            url, "POST", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            signed_url, "POST", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
         )
         if not valid:
             raise LaunchRefused(
                 "signature",
                 "the OAuth signature does not verify with this consumer's secret.",
-                CONSUMER_ADVICE + f" The launch URL must be exactly {url}.",
+                CONSUMER_ADVICE + f" The launch URL must be {url} (a query after it is allowed).",
                 status=401,
             )
         keep = now + TIMESTAMP_WINDOW * 2
         if not self.nonces.consume(f"lti11#{key}", form["oauth_nonce"], now, keep):
             raise LaunchRefused("nonce", "this launch was already used (a replay).", RELAUNCH, status=403)
-        return facts_from_form(form, http)
+        facts = facts_from_form(form, http)
+        check_activity_id(facts.activity_id)
+        return facts
 
 
 def facts_from_form(form: dict[str, str], http: HttpRequest) -> LaunchFacts:
     roles = tuple(r.strip() for r in form.get("roles", "").split(",") if r.strip())
-    activity = (form.get("custom_activity_id") or "").strip() or None
+    # The custom parameter, else the launch URL's query (as for LTI 1.3, see lti13.activity_of).
+    activity = (form.get("custom_activity_id") or http.query.get("activity_id") or "").strip() or None
     return LaunchFacts(
         lti_version="1.1",
         platform_key=platform_key_lti11(form["oauth_consumer_key"]),
@@ -151,8 +168,8 @@ def facts_from_form(form: dict[str, str], http: HttpRequest) -> LaunchFacts:
         resource_link_title=form.get("resource_link_title"),
         user_id=form["user_id"],
         roles=roles,
-        name=form.get("lis_person_name_full") or None,
-        email=form.get("lis_person_contact_email_primary") or None,
+        name=usable_name(form.get("lis_person_name_full")),
+        email=usable_email(form.get("lis_person_contact_email_primary")),
         activity_id=activity,
         outcome_service_url=form.get("lis_outcome_service_url") or None,
         sourcedid=form.get("lis_result_sourcedid") or None,

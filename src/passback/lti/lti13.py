@@ -9,16 +9,22 @@ so this module wraps it in one place:
   third-party cookies, and pylti1p3 knows only the cookie. pylti1p3 also re-validates a state it
   has seen with the same id_token (its "restored launch"), so the same POST could be replayed;
 - the nonce is consumed with a conditional write (pylti1p3 checks it but never consumes it);
-- `aud` must name our client id, a multi-audience token needs `azp`, and `azp` must be us
+- `aud` must name a registered client id, a multi-audience token needs `azp`, `azp` must be one
+  of the audiences and registered, and the client must be the one the login was started for
   (pylti1p3 compares only `aud[0]` and skips the audience check);
-- a token older than ten minutes is refused even if its `exp` is later;
+- `exp`, `iat` and `nbf` are checked against Passback's clock, and a token older than ten minutes
+  is refused even if its `exp` is later; PyJWT verifies the signature only;
 - only RS256/384/512 is accepted, before any key lookup (no `none`, no HMAC with a public key);
 - the platform key set is cached and refetched when an unknown `kid` appears (rotation);
+- message type, version and every claim Passback reads are checked for presence, type and length
+  (ids at most 255 bytes, so no attacker-sized DynamoDB key) before anything is written;
 - every library error becomes a `LaunchRefused` with the check that failed, never a 500.
+  docs/launches.md lists every check with its status and advice.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,7 +43,15 @@ from pylti1p3.session import SessionService
 
 from passback.data.launch_state import LaunchStateStore, NonceStore
 from passback.ids import platform_key_lti13
-from passback.lti.errors import ADMIN_REGISTRATION, RELAUNCH, LaunchRefused
+from passback.lti.errors import (
+    ADMIN_REGISTRATION,
+    MAX_ID_BYTES,
+    RELAUNCH,
+    LaunchRefused,
+    check_activity_id,
+    usable_email,
+    usable_name,
+)
 from passback.lti.key_sets import PlatformKeySets
 from passback.lti.tool_config import DynamoToolConf
 from passback.services.launch import LaunchFacts, origin_of
@@ -48,6 +62,9 @@ MAX_TOKEN_AGE = timedelta(minutes=10)
 LEEWAY_SECONDS = 60
 MAX_TOKEN_BYTES = 64 * 1024
 ALGORITHMS = ("RS256", "RS384", "RS512")
+LTI_VERSION = "1.3.0"
+MAX_STATE_CHARS = 256
+MAX_ISSUER_BYTES = 1024
 STATE_COOKIE = "lti1p3-state"
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -176,22 +193,20 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
     def _body(self) -> dict[str, Any]:
         return dict(self._jwt.get("body", {}))
 
-    # -- the order of checks: nothing is written before the signature is known good
+    # -- the order of checks: nothing is fetched before the algorithm is known good, nothing is
+    #    written before the signature is
 
     def validate(self) -> PassbackMessageLaunch:
         self._validated = True
         try:
-            with refusal("request", "The launch request is missing its id_token or state.", RELAUNCH):
-                self._check_request()
+            self._check_request()
             with refusal("token format", "The id_token is not a well-formed JWT.", RELAUNCH):
                 self.validate_jwt_format()
             self._check_algorithm()
-            with refusal(
-                "registration", "No registration matches this issuer and client id.", ADMIN_REGISTRATION, status=403
-            ):
-                self.validate_registration()
-            self._check_audience()
+            self.validate_registration()
             self.validate_jwt_signature()
+            self._check_times()
+            self._check_message()
             with refusal(
                 "deployment",
                 "This deployment of the tool is not registered in Passback.",
@@ -206,7 +221,6 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
                 "The LMS administrator should check the link is an LTI 1.3 resource link.",
             ):
                 self.validate_message()
-            self._check_message()
             self._consume_state_and_nonce()
         except Exception:
             self._validated = False
@@ -215,86 +229,109 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
 
     def _check_request(self) -> None:
         token = self._get_request_param("id_token")
-        if not token or not self._get_request_param("state"):
-            raise LtiException("the POST must carry id_token and state")
+        state = self._get_request_param("state")
+        if not token:
+            raise LaunchRefused("request", "the launch request carries no id_token.", RELAUNCH)
         if len(token) > MAX_TOKEN_BYTES:
             raise LaunchRefused(
                 "token size", f"the id_token is {len(token)} bytes, over {MAX_TOKEN_BYTES}.", RELAUNCH, status=413
             )
+        if not state:
+            raise LaunchRefused("state", "the launch request carries no state.", RELAUNCH)
+        if len(state) > MAX_STATE_CHARS:
+            raise LaunchRefused("state", "the state is not one Passback issued.", RELAUNCH, status=403)
 
     def _check_algorithm(self) -> None:
-        alg = self._jwt.get("header", {}).get("alg")
+        header = self._jwt.get("header")
+        alg = header.get("alg") if isinstance(header, dict) else None
+        if not isinstance(self._jwt.get("body"), dict):
+            raise LaunchRefused("token format", "the id_token's payload is not a JSON object.", RELAUNCH)
         if alg not in ALGORITHMS:
             raise LaunchRefused(
                 "signature algorithm",
-                f"the id_token is signed with {alg!r}; LTI 1.3 requires RS256.",
+                f"the id_token is signed with {_shown(alg)}; LTI 1.3 requires RS256.",
                 "The LMS must sign launches with its RSA key (RS256).",
                 status=401,
             )
 
-    def _check_audience(self) -> None:
+    def validate_registration(self) -> PassbackMessageLaunch:
+        """Find the registration the token is for, by `azp` or its one audience (pylti1p3 tries only aud[0]).
+
+        A token with several audiences must name its authorized party, and `azp` must be one of them.
+        """
         body = self._body()
-        client_id = str(self._registration.get_client_id()) if self._registration else ""
+        iss = body.get("iss")
+        if not _identifier(iss, MAX_ISSUER_BYTES):
+            raise LaunchRefused("issuer", "the id_token's iss is missing or not a plain string.", RELAUNCH)
         aud = body.get("aud")
-        audiences = aud if isinstance(aud, list) else [aud]
-        azp = body.get("azp")
+        audiences = [aud] if isinstance(aud, str) else aud
         advice = "The LMS administrator should check the client id registered in Passback matches the LMS's."
-        if client_id not in audiences:
-            raise LaunchRefused(
-                "audience", "the id_token's aud does not name this tool's client id.", advice, status=403
-            )
+        if not isinstance(audiences, list) or not audiences or not all(_identifier(a) for a in audiences):
+            raise LaunchRefused("audience", "the id_token's aud is not a client id or a list of them.", advice)
+        azp = body.get("azp")
+        if azp is not None and not _identifier(azp):
+            raise LaunchRefused("authorized party", "the id_token's azp is not a client id.", advice)
         if len(audiences) > 1 and azp is None:
             raise LaunchRefused(
                 "authorized party", "the id_token has several audiences and no azp.", advice, status=403
             )
-        if azp is not None and azp != client_id:
-            raise LaunchRefused("authorized party", "the id_token's azp names another client.", advice, status=403)
+        if azp is not None and azp not in audiences:
+            raise LaunchRefused(
+                "authorized party", "the id_token's azp is not one of its audiences.", advice, status=403
+            )
+        if not self._tool_config.knows_issuer(iss):
+            raise LaunchRefused(
+                "issuer", f"no LMS with issuer {_shown(iss)} is registered in Passback.", ADMIN_REGISTRATION, status=403
+            )
+        client_id = str(azp if azp is not None else audiences[0])
+        found = self._tool_config.find_registration_by_params(iss, client_id)
+        if found is None:
+            if any(self._tool_config.find_registration_by_params(iss, a) for a in audiences if a != client_id):
+                raise LaunchRefused(
+                    "authorized party",
+                    f"the id_token was issued to client {_shown(client_id)} (azp), not to this tool.",
+                    advice,
+                    status=403,
+                )
+            raise LaunchRefused(
+                "client id",
+                f"no client id {_shown(client_id)} is registered for issuer {_shown(iss)}.",
+                ADMIN_REGISTRATION,
+                status=403,
+            )
+        self._registration = found
+        return self
 
     def get_public_key(self) -> tuple[Any, str]:
         header = self._jwt.get("header", {})
         kid, alg = header.get("kid"), header.get("alg")
-        if not kid:
-            raise LaunchRefused("signing key", "the id_token names no key (kid).", RELAUNCH, status=401)
+        if not kid or not isinstance(kid, str) or len(kid) > 256:
+            raise LaunchRefused("signing key", "the id_token names no usable key id (kid).", RELAUNCH, status=401)
         assert self._registration is not None
         url = str(self._registration.get_key_set_url())
         jwk = self._key_sets.key(url, kid, self._now)
         if jwk is None:
             raise LaunchRefused(
                 "signing key",
-                f"the LMS's key set has no key {kid!r}.",
+                f"the LMS's key set has no key {_shown(kid)}.",
                 "The LMS administrator should check the key set URL registered in Passback is this LMS's.",
                 status=401,
             )
         if jwk.get("alg", "RS256") != alg:
-            raise LaunchRefused("signing key", f"key {kid!r} is not for {alg}.", RELAUNCH, status=401)
+            raise LaunchRefused("signing key", f"key {_shown(kid)} is not for {alg}.", RELAUNCH, status=401)
         try:
             return jwt.PyJWK(jwk).key, str(alg)
         except jwt.PyJWKError as error:
-            raise LaunchRefused("signing key", f"key {kid!r} is not a usable RSA key.", RELAUNCH, status=401) from error
+            raise LaunchRefused(
+                "signing key", f"key {_shown(kid)} is not a usable RSA key.", RELAUNCH, status=401
+            ) from error
 
     def validate_jwt_signature(self) -> PassbackMessageLaunch:
+        """Verify the signature only, and keep the payload that was verified; claims are checked after."""
         key, alg = self.get_public_key()
         try:
-            jwt.decode(
-                self._get_id_token(),
-                key,
-                algorithms=[alg],
-                leeway=LEEWAY_SECONDS,
-                options={"verify_aud": False, "require": ["exp", "iat", "iss", "sub"]},
-            )
-        except jwt.ExpiredSignatureError as error:
-            raise LaunchRefused("expiry", "the id_token has expired.", RELAUNCH, status=401) from error
-        except jwt.ImmatureSignatureError as error:
-            raise LaunchRefused(
-                "issued at",
-                "the id_token's iat is in the future.",
-                "The LMS's clock is ahead of the real time; the LMS administrator should check it.",
-                status=401,
-            ) from error
-        except jwt.MissingRequiredClaimError as error:
-            raise LaunchRefused(
-                "required claims", f"the id_token lacks {error.claim}.", RELAUNCH, status=400
-            ) from error
+            verified = jwt.PyJWS().decode_complete(self._get_id_token(), key, algorithms=[alg])
+            body = json.loads(verified["payload"])
         except jwt.InvalidTokenError as error:
             raise LaunchRefused(
                 "signature",
@@ -302,27 +339,99 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
                 "The LMS administrator should check Passback has the LMS's key set URL.",
                 status=401,
             ) from error
-        issued = int(self._body().get("iat", 0))
-        if self._now.timestamp() - issued > MAX_TOKEN_AGE.total_seconds() + LEEWAY_SECONDS:
-            raise LaunchRefused("token age", "the id_token was issued more than ten minutes ago.", RELAUNCH, status=401)
+        except ValueError as error:
+            raise LaunchRefused("token format", "the id_token's payload is not JSON.", RELAUNCH) from error
+        if not isinstance(body, dict) or body != self._body():
+            raise LaunchRefused("token format", "the id_token's payload is not one JSON object.", RELAUNCH)
         return self
 
+    def _check_times(self) -> None:
+        """Against Passback's clock: not expired, not issued in the future, not older than ten minutes."""
+        body = self._body()
+        missing = [name for name in ("exp", "iat") if body.get(name) is None]
+        if missing:
+            raise LaunchRefused("required claims", f"the id_token lacks {', '.join(missing)}.", RELAUNCH)
+        times = {name: body.get(name) for name in ("exp", "iat", "nbf") if body.get(name) is not None}
+        wrong = [name for name, value in times.items() if not _is_number(value)]
+        if wrong:
+            raise LaunchRefused("claim format", f"the id_token's {', '.join(wrong)} is not a number.", RELAUNCH)
+        now, leeway = self._now.timestamp(), LEEWAY_SECONDS
+        if float(body["exp"]) + leeway < now:
+            raise LaunchRefused("expiry", "the id_token has expired.", RELAUNCH, status=401)
+        if float(body["iat"]) - leeway > now or float(body.get("nbf", 0)) - leeway > now:
+            raise LaunchRefused(
+                "issued at",
+                "the id_token's iat is in the future.",
+                "The LMS's clock is ahead of the real time; the LMS administrator should check it.",
+                status=401,
+            )
+        if now - float(body["iat"]) > MAX_TOKEN_AGE.total_seconds() + leeway:
+            raise LaunchRefused("token age", "the id_token was issued more than ten minutes ago.", RELAUNCH, status=401)
+
     def _check_message(self) -> None:
+        """A resource link launch of LTI 1.3.0 with every claim Passback relies on, each of the right shape."""
         body = self._body()
         kind = body.get(CLAIM + "message_type")
         if kind != RESOURCE_LINK_REQUEST:
             raise LaunchRefused(
                 "message type",
-                f"{kind!r} launches are not supported; Passback takes {RESOURCE_LINK_REQUEST}.",
-                "The LMS administrator should add the tool as a resource link (not deep linking).",
+                f"{_shown(kind)} launches are not supported; Passback takes {RESOURCE_LINK_REQUEST}.",
+                "The LMS administrator should add the tool as a resource link (Passback has no deep linking yet).",
             )
-        context = body.get(CLAIM + "context") or {}
-        if not context.get("id"):
+        version = body.get(CLAIM + "version")
+        if version != LTI_VERSION:
             raise LaunchRefused(
-                "context",
-                "the launch carries no course context.",
-                "Add the link inside a course, not at the account or system level.",
+                "version",
+                f"the launch is LTI version {_shown(version)}; Passback takes {LTI_VERSION}.",
+                "The LMS administrator should register the tool as an LTI 1.3 tool.",
             )
+        required = {
+            "sub": "sub",
+            "nonce": "nonce",
+            CLAIM + "deployment_id": "deployment_id",
+            CLAIM + "context": "context",
+            CLAIM + "resource_link": "resource_link",
+            CLAIM + "roles": "roles",
+        }
+        missing = [short for claim, short in required.items() if body.get(claim) is None]
+        context, link = body.get(CLAIM + "context"), body.get(CLAIM + "resource_link")
+        for name, value in (("context", context), ("resource_link", link)):
+            if isinstance(value, dict) and value.get("id") in (None, ""):
+                missing.append(f"{name}.id")
+        if missing:
+            raise LaunchRefused(
+                "required claims",
+                f"the id_token lacks {', '.join(missing)}.",
+                "The LMS administrator should check the link is inside a course and sends the user's id "
+                "(privacy settings).",
+            )
+        wrong = [short for claim, short, ok in self._claim_shapes(body) if claim in body and not ok]
+        if wrong:
+            raise LaunchRefused(
+                "claim format", f"the id_token's {', '.join(wrong)} has the wrong type or length.", RELAUNCH
+            )
+
+    @staticmethod
+    def _claim_shapes(body: dict[str, Any]) -> list[tuple[str, str, bool]]:
+        """(claim, name shown, whether its value has the shape Passback reads)."""
+        context, link = body.get(CLAIM + "context"), body.get(CLAIM + "resource_link")
+        roles, ags = body.get(CLAIM + "roles"), body.get(AGS_CLAIM)
+        ags_ok = ags is None or (
+            isinstance(ags, dict) and all(_optional(ags, name, str) for name in ("lineitem", "lineitems"))
+        )
+        ags_ok = ags_ok and (ags is None or _optional(ags, "scope", list))
+        shapes = [
+            ("sub", "sub", _identifier(body.get("sub"))),
+            ("nonce", "nonce", _identifier(body.get("nonce"), MAX_STATE_CHARS)),
+            (CLAIM + "deployment_id", "deployment_id", _identifier(body.get(CLAIM + "deployment_id"))),
+            (CLAIM + "context", "context", isinstance(context, dict) and _identifier(context.get("id"))),
+            (CLAIM + "resource_link", "resource_link", isinstance(link, dict) and _identifier(link.get("id"))),
+            (CLAIM + "roles", "roles", isinstance(roles, list) and all(isinstance(r, str) for r in roles)),
+            (AGS_CLAIM, "AGS endpoint", ags_ok),
+        ]
+        for claim, kind in (("custom", dict), ("launch_presentation", dict), ("target_link_uri", str)):
+            shapes.append((CLAIM + claim, claim, _optional(body, CLAIM + claim, kind)))
+        return shapes
 
     def _consume_state_and_nonce(self) -> None:
         body = self._body()
@@ -336,8 +445,13 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         if pending.nonce != body.get("nonce") or pending.issuer != body.get("iss"):
             raise LaunchRefused("nonce", "the id_token was not issued for this login.", RELAUNCH, status=403)
         if pending.client_id != self.get_client_id():
-            raise LaunchRefused("state", "the login was for another client id.", RELAUNCH, status=403)
-        keep = datetime.fromtimestamp(int(body.get("exp", 0)), self._now.tzinfo) + timedelta(seconds=LEEWAY_SECONDS)
+            raise LaunchRefused(
+                "audience",
+                f"the id_token is for client {_shown(self.get_client_id())}; this login was for another client.",
+                RELAUNCH,
+                status=403,
+            )
+        keep = datetime.fromtimestamp(float(body["exp"]), self._now.tzinfo) + timedelta(seconds=LEEWAY_SECONDS)
         if not self._nonces.consume(f"lti13#{body.get('iss')}", str(body.get("nonce")), self._now, keep):
             raise LaunchRefused("nonce", "this id_token was already used (a replay).", RELAUNCH, status=403)
 
@@ -346,20 +460,24 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
             return str(self._registration.get_client_id())
         return str(super().get_client_id())
 
-    def validate_registration(self) -> PassbackMessageLaunch:
-        """Find the registration by whichever audience we know (pylti1p3 tries only aud[0])."""
-        body = self._body()
-        iss = body.get("iss")
-        if not iss:
-            raise LtiException('"iss" is empty')
-        aud = body.get("aud")
-        candidates = [body["azp"]] if body.get("azp") else (aud if isinstance(aud, list) else [aud])
-        for client_id in candidates:
-            found = self._tool_config.find_registration_by_params(iss, client_id)
-            if found is not None:
-                self._registration = found
-                return self
-        raise LtiException("Registration not found.")
+
+def _shown(value: Any) -> str:
+    """A value from the request, quoted and cut short, for a refusal's detail."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _identifier(value: Any, max_bytes: int = MAX_ID_BYTES) -> bool:
+    return isinstance(value, str) and 0 < len(value.encode("utf-8", "surrogatepass")) <= max_bytes
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _optional(container: dict[str, Any], name: str, kind: type) -> bool:
+    value = container.get(name)
+    return value is None or isinstance(value, kind)
 
 
 @contextmanager
@@ -369,8 +487,8 @@ def refusal(check: str, detail: str, advice: str, *, status: int = 400) -> Itera
         yield
     except LaunchRefused:
         raise
-    except (LtiException, OIDCException, KeyError, ValueError, TypeError) as error:
-        raise LaunchRefused(check, f"{detail} ({error})", advice, status=status) from error
+    except (LtiException, OIDCException, KeyError, ValueError, TypeError, AttributeError) as error:
+        raise LaunchRefused(check, f"{detail} ({str(error)[:200]})", advice, status=status) from error
 
 
 # ---------------------------------------------------------------- the front door
@@ -397,56 +515,75 @@ class Lti13:
         if target and not target.startswith(base + "/"):
             raise LaunchRefused(
                 "target link",
-                f"the login names a target outside this tool: {target}",
+                f"the login names a target outside this tool: {_shown(target)}",
                 f"The LMS administrator should set the tool's target link URI to {base}/lti13/launch.",
             )
-        iss = http.param("iss")
+        iss, client_id = http.param("iss"), http.param("client_id")
         if not iss or not http.param("login_hint"):
             raise LaunchRefused("login request", "the login request lacks iss or login_hint.", RELAUNCH)
+        if not _identifier(iss, MAX_ISSUER_BYTES) or not self.tool_conf.knows_issuer(iss):
+            raise LaunchRefused(
+                "issuer", f"no LMS with issuer {_shown(iss)} is registered in Passback.", ADMIN_REGISTRATION, status=403
+            )
+        if (client_id and not _identifier(client_id)) or self.tool_conf.find_registration_by_params(
+            iss, client_id
+        ) is None:
+            detail = (
+                f"no client id {_shown(client_id)} is registered for issuer {_shown(iss)}."
+                if client_id
+                else f"the login names no client_id, and issuer {_shown(iss)} has several registrations."
+            )
+            raise LaunchRefused("client id", detail, ADMIN_REGISTRATION, status=403)
         login = PassbackOIDCLogin(http, self.tool_conf, self.states, now)
-        with refusal(
-            "login registration",
-            f"No registration for issuer {iss!r} with this client id.",
-            ADMIN_REGISTRATION,
-            status=403,
-        ):
+        with refusal("login request", "The login request could not be completed.", ADMIN_REGISTRATION, status=400):
             response: WebResponse = login.redirect(f"{base}/lti13/launch")
         return response
 
     def launch(self, http: HttpRequest, now: datetime) -> LaunchFacts:
         message = PassbackMessageLaunch(http, self.tool_conf, self.states, self.nonces, self.key_sets, now)
         message.validate()
-        return facts_from_claims(message.get_launch_data(), message.get_client_id(), http)
+        facts = facts_from_claims(message.get_launch_data(), message.get_client_id(), http)
+        check_activity_id(facts.activity_id)
+        return facts
 
 
 def facts_from_claims(body: Any, client_id: str, http: HttpRequest) -> LaunchFacts:
-    context = body.get(CLAIM + "context") or {}
-    link = body.get(CLAIM + "resource_link") or {}
+    """The launch's facts from claims `_check_message` has checked the shape of."""
+    context = body[CLAIM + "context"]
+    link = body[CLAIM + "resource_link"]
     custom = body.get(CLAIM + "custom") or {}
     ags = body.get(AGS_CLAIM) or {}
-    target = str(body.get(CLAIM + "target_link_uri") or "")
+    target = _text(body.get(CLAIM + "target_link_uri")) or ""
     presentation = body.get(CLAIM + "launch_presentation") or {}
+    return_url = _text(presentation.get("return_url"))
+    name = _text(body.get("name")) or " ".join(
+        p for p in (_text(body.get("given_name")), _text(body.get("family_name"))) if p
+    )
     return LaunchFacts(
         lti_version="1.3",
         platform_key=platform_key_lti13(str(body["iss"])),
         context_id=str(context["id"]),
-        context_title=context.get("title"),
-        context_label=context.get("label"),
+        context_title=_text(context.get("title")),
+        context_label=_text(context.get("label")),
         resource_link_id=str(link["id"]),
-        resource_link_title=link.get("title"),
+        resource_link_title=_text(link.get("title")),
         user_id=str(body["sub"]),
-        roles=tuple(str(r) for r in body.get(CLAIM + "roles") or ()),
-        name=body.get("name") or " ".join(p for p in (body.get("given_name"), body.get("family_name")) if p) or None,
-        email=(body.get("email") or None),
+        roles=tuple(body[CLAIM + "roles"]),
+        name=usable_name(name),
+        email=usable_email(_text(body.get("email"))),
         client_id=client_id,
-        deployment_id=body.get(CLAIM + "deployment_id"),
+        deployment_id=str(body[CLAIM + "deployment_id"]),
         activity_id=activity_of(custom, target),
-        line_item_url=ags.get("lineitem"),
-        line_items_url=ags.get("lineitems"),
+        line_item_url=_text(ags.get("lineitem")),
+        line_items_url=_text(ags.get("lineitems")),
         ags_scopes=tuple(str(s) for s in ags.get("scope") or ()),
-        lms_origin=origin_of(http.header("origin")) or origin_of(presentation.get("return_url")),
-        return_url=presentation.get("return_url"),
+        lms_origin=origin_of(http.header("origin")) or origin_of(return_url),
+        return_url=return_url,
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def activity_of(custom: dict[str, Any], target_link_uri: str) -> str | None:

@@ -34,6 +34,10 @@ class DynamoToolConf(ToolConfAbstract):  # type: ignore[type-arg]
         super().__init__()
         self._platforms = platforms
 
+    def knows_issuer(self, iss: str) -> bool:
+        """Whether any registration has this issuer (an unknown one is refused as such, not as a 500)."""
+        return bool(self._platforms.for_issuer(iss))
+
     def check_iss_has_one_client(self, iss: str) -> bool:
         return False
 
