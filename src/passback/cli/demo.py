@@ -379,6 +379,9 @@ def register_verb(verbs: Any) -> None:
     demo.add_argument(
         "--exit-after-setup", action="store_true", help="stop once the demo data is in place (for tests and scripts)"
     )
+    demo.add_argument(
+        "--verbose", action="store_true", help="show the functions' logs while the demo is set up (quiet by default)"
+    )
     demo.set_defaults(run=run)
 
 
@@ -410,7 +413,15 @@ def run(args: argparse.Namespace) -> int:
         queues = [url for name, url in info.queues.items() if "DeadLetter" not in name]
         world = DemoWorld(lms=lms, base_url=info.base_url, drain=lambda: wait_for_queues(queues))
         print("Playing the demo: two courses, ten learners, a stream of scores...", flush=True)
-        courses = populate(world, utcnow())
+        from passback.observability import logger
+
+        level = logger.log_level
+        if not args.verbose:
+            logger.setLevel("ERROR")  # the setup's log lines would bury the banner; the refusals are on purpose
+        try:
+            courses = populate(world, utcnow())
+        finally:
+            logger.setLevel(level)
         print(banner(world, courses, info.base_url, time.monotonic() - started), flush=True)
         if not args.exit_after_setup:
             stack.wait()
