@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from passback.data.cells import CellRepository
     from passback.data.courses import CourseRepository
     from passback.data.enrollments import EnrollmentRepository
+    from passback.data.gradebook_view import GradebookViewRepository
     from passback.data.launch_state import NonceStore
     from passback.data.learners import LearnerRepository
     from passback.data.platforms import ConsumerRepository, PlatformRepository
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from passback.lti.lti13 import Lti13
     from passback.queues import Queues
     from passback.services.course_settings import CourseSettings
+    from passback.services.gradebook import GradebookService
     from passback.services.grades import CourseGrades
     from passback.services.jobs import CourseJobs
     from passback.services.launch import LaunchService
@@ -79,6 +81,21 @@ def enrollments() -> EnrollmentRepository:
     from passback.data.enrollments import EnrollmentRepository
 
     return EnrollmentRepository()
+
+
+@cache
+def gradebook_view() -> GradebookViewRepository:
+    from passback.data.gradebook_view import GradebookViewRepository
+    from passback.domain.release import ReleasePolicy
+
+    return GradebookViewRepository(ReleasePolicy(get_settings().default_release_policy))
+
+
+@cache
+def gradebook() -> GradebookService:
+    from passback.services.gradebook import GradebookService
+
+    return GradebookService(gradebook_view())
 
 
 @cache

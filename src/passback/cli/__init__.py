@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from passback.cli import admin, build, operate, serve
+from passback.cli import admin, build, demo, operate, serve
 from passback.cli.errors import CliError
 
 Command = Callable[[argparse.Namespace], int]
@@ -22,7 +22,9 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--stack", help="a deployed CloudFormation stack to act on (its outputs name the resources)")
     top.add_argument("--state-file", default=".passback/local.json", help="the local stack's state file")
     verbs = top.add_subparsers(dest="verb", metavar="VERB", required=True)
-    for module in (serve, admin, operate, build):
+    serve.register(verbs)
+    demo.register_verb(verbs)
+    for module in (admin, operate, build):
         module.register(verbs)
     return top
 

@@ -12,6 +12,32 @@ from passback.web.events import request_of, response_of
 router = APIGatewayHttpRouter()
 
 
-@router.get("/gradebook/<course_id>")
+# The page of a large course is a few MB of repetitive HTML: gzip it when the browser accepts it.
+@router.get("/gradebook/<course_id>", compress=True)
 def gradebook(course_id: str) -> Response[str]:
     return response_of(gradebook_flows.page(request_of(router.current_event), course_id, utcnow()))
+
+
+@router.get("/gradebook/<course_id>/export.csv", compress=True)
+def export_csv(course_id: str) -> Response[str]:
+    return response_of(gradebook_flows.export_csv(request_of(router.current_event), course_id, utcnow()))
+
+
+@router.post("/gradebook/<course_id>/release")
+def release(course_id: str) -> Response[str]:
+    return response_of(gradebook_flows.release(request_of(router.current_event), course_id, utcnow()))
+
+
+@router.post("/gradebook/<course_id>/resync")
+def resync(course_id: str) -> Response[str]:
+    return response_of(gradebook_flows.resync(request_of(router.current_event), course_id, utcnow()))
+
+
+@router.post("/gradebook/<course_id>/settings/policy", compress=True)
+def set_policy(course_id: str) -> Response[str]:
+    return response_of(gradebook_flows.set_policy(request_of(router.current_event), course_id, utcnow()))
+
+
+@router.post("/gradebook/<course_id>/settings/gau", compress=True)
+def set_deadlines(course_id: str) -> Response[str]:
+    return response_of(gradebook_flows.set_deadlines(request_of(router.current_event), course_id, utcnow()))

@@ -1,0 +1,518 @@
+"""The instructor's gradebook as a view model: every cell's grade, sync status and message.
+
+Built from one read of the course's partition (`GradebookViewRepository.load`). A cell with a
+recorded outcome (synced, an LMS failure, a retry) shows that outcome; a cell that has no
+outcome yet, or whose last record is a "why not" (not released, no target, below threshold),
+shows what the sync routine would decide right now, so every cell tells the truth about the
+present rather than about the last time something was synced.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from passback.data.gradebook_view import GradebookSnapshot, GradebookViewRepository
+from passback.domain import delivery
+from passback.domain.delivery import Action, CellState, CellStatus, sync_decision
+from passback.domain.grading import AssignedActivity, Owed, two_link_styles
+from passback.domain.records import ActivityInCourse, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
+from passback.domain.release import ReleasePolicy
+from passback.services.sync import link_target
+
+# Statuses the gradebook shows beyond the sync routine's own.
+NO_LINK = "no link"
+SENDING = "sending"
+
+NO_LINK_MESSAGE = (
+    "No link in the LMS for this activity: this grade has no LMS column to go to. Add a link to this activity "
+    "in the LMS course (or use a homepage link, which sends the course average), then open it once."
+)
+SENDING_MESSAGE = (
+    "On its way: this grade is released and the LMS can take it; it is being sent now (usually a few seconds). "
+    "Reload the page to see it arrive; if it stays like this, use resync."
+)
+COMPOSITE_NOT_RELEASED_MESSAGE = (
+    "Not released: none of the activities this learner has a grade in is released yet, so the course average "
+    "is not sent. Release an activity's grades to send them."
+)
+COMPOSITE_BELOW_THRESHOLD_MESSAGE = (
+    "No course average yet: the learner has no registered grade in any assigned activity (and no deadline has "
+    "passed), so there is nothing to send."
+)
+
+
+class Tone(StrEnum):
+    """How a mark reads at a glance; colour is always paired with a symbol and words."""
+
+    OK = "ok"
+    INFO = "info"
+    WAIT = "wait"
+    WARN = "warn"
+    BAD = "bad"
+
+
+@dataclass(frozen=True)
+class Mark:
+    status: str
+    symbol: str
+    label: str
+    tone: Tone
+    meaning: str
+    # The short "what to do", shown with the label when there is something to do.
+    todo: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.status.lower().replace(" ", "-")
+
+
+MARKS: dict[str, Mark] = {
+    m.status: m
+    for m in (
+        Mark(CellStatus.SYNCED, "✓", "synced", Tone.OK, "The LMS has this grade."),
+        Mark(SENDING, "↑", "sending", Tone.INFO, "Released and being sent to the LMS now.", "reload to see it"),
+        Mark(
+            CellStatus.NOT_RELEASED,
+            "◷",
+            "not released",
+            Tone.WAIT,
+            "Nothing leaves before release: the grade waits here until the activity's grades are released.",
+            "release to send",
+        ),
+        Mark(
+            CellStatus.BELOW_THRESHOLD,
+            "\u2013",
+            "no grade yet",
+            Tone.WAIT,
+            "The learner has not answered the activity's minimum number of questions, and no deadline has passed.",
+        ),
+        Mark(
+            CellStatus.NO_TARGET,
+            "⊘",
+            "no target",
+            Tone.BAD,
+            "The LMS never told Passback where this learner's grade goes for this link.",
+            "student must open this link once",
+        ),
+        Mark(
+            CellStatus.LMS_ERROR,
+            "!",
+            "LMS error",
+            Tone.WARN,
+            "The LMS refused the grade; its own message is shown. Usually the LMS's administrators can correct it.",
+            "try again",
+        ),
+        Mark(
+            CellStatus.USER_NOT_IN_COURSE,
+            "?",
+            "user not in course",
+            Tone.WARN,
+            "The LMS does not know this user in this course: the student dropped, or a merge is pending.",
+            "resync once enrolled",
+        ),
+        Mark(
+            CellStatus.RETRYING,
+            "↻",
+            "retrying",
+            Tone.WARN,
+            "The LMS failed; Passback tries again by itself, with backoff, for up to an hour.",
+            "automatic; or try again now",
+        ),
+        Mark(
+            CellStatus.GAVE_UP,
+            "✗",
+            "gave up",
+            Tone.BAD,
+            "The LMS kept failing for an hour; Passback stopped trying.",
+            "resync",
+        ),
+        Mark(
+            CellStatus.LMS_NEWER,
+            "≠",
+            "LMS has newer",
+            Tone.WARN,
+            "The LMS already holds a newer score for this learner (entered in the LMS or by another tool).",
+            "resync to overwrite",
+        ),
+        Mark(
+            CellStatus.MERGE_PENDING,
+            "⇄",
+            "merge pending",
+            Tone.WAIT,
+            "The learner must confirm the 'Confirm your request to merge accounts' email.",
+            "student confirms the email",
+        ),
+        Mark(
+            NO_LINK,
+            "○",
+            "no LMS link",
+            Tone.WAIT,
+            "There is no link to this activity in the LMS course, so its grade has no LMS column.",
+            "add a link in the LMS",
+        ),
+    )
+}
+
+# Statuses a per-cell resync can help with.
+RESYNCABLE = frozenset(
+    {
+        CellStatus.LMS_ERROR,
+        CellStatus.USER_NOT_IN_COURSE,
+        CellStatus.RETRYING,
+        CellStatus.GAVE_UP,
+        CellStatus.LMS_NEWER,
+        SENDING,
+    }
+)
+NEEDS_ATTENTION = frozenset(
+    {
+        CellStatus.NO_TARGET,
+        CellStatus.LMS_ERROR,
+        CellStatus.USER_NOT_IN_COURSE,
+        CellStatus.GAVE_UP,
+        CellStatus.LMS_NEWER,
+        CellStatus.RETRYING,
+    }
+)
+
+
+def mark_of(status: str) -> Mark:
+    found = MARKS.get(status)
+    if found is not None:
+        return found
+    return Mark(status, "•", status, Tone.WARN, "A status this page does not know yet; its message says more.")
+
+
+@dataclass(frozen=True)
+class CellView:
+    learner_id: str
+    link_id: str | None
+    grade: float | None
+    status: str
+    message: str
+    # Retrying: the next attempt; synced: when it was sent.
+    when: datetime | None = None
+    # A note beside the grade: "deadline zero", "2 answered".
+    note: str | None = None
+
+    @property
+    def mark(self) -> Mark:
+        return mark_of(self.status)
+
+    @property
+    def resyncable(self) -> bool:
+        return self.status in RESYNCABLE
+
+
+@dataclass(frozen=True)
+class ColumnView:
+    key: str
+    title: str
+    activity_id: str | None
+    link_id: str | None
+    composite: bool = False
+    released: bool = False
+    released_at: datetime | None = None
+    gau: datetime | None = None
+    gau_passed: bool = False
+    extra_links: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RowView:
+    learner_id: str
+    name: str
+    email: str | None
+    cells: tuple[CellView, ...]
+
+
+@dataclass(frozen=True)
+class GradebookView:
+    course: CourseRecord
+    columns: tuple[ColumnView, ...]
+    rows: tuple[RowView, ...]
+    totals: Mapping[str, int]
+    now: datetime
+
+    @property
+    def needs_attention(self) -> int:
+        return sum(n for status, n in self.totals.items() if status in NEEDS_ATTENTION)
+
+    def activity(self, activity_id: str) -> ActivityInCourse | None:
+        return self.course.activities.get(activity_id)
+
+
+class GradebookService:
+    def __init__(self, view: GradebookViewRepository) -> None:
+        self.view = view
+
+    def build(self, course_id: str, now: datetime) -> GradebookView | None:
+        snapshot = self.view.load(course_id)
+        if snapshot is None:
+            return None
+        return build_view(snapshot, now)
+
+
+def _first(links: Iterable[LinkRecord]) -> tuple[LinkRecord | None, int]:
+    ordered = sorted(links, key=lambda link: (link.title or "", link.link_id))
+    return (ordered[0] if ordered else None), max(0, len(ordered) - 1)
+
+
+def build_view(snapshot: GradebookSnapshot, now: datetime) -> GradebookView:
+    course = snapshot.course
+    activities = sorted(course.activities.values(), key=lambda a: a.idx)
+    specs: list[tuple[ColumnView, LinkRecord | None]] = []
+    for activity in activities:
+        link, extra = _first(course.links_for_activity(activity.activity_id))
+        released = course.released(activity.activity_id, now)
+        title = activity.title or (link.title if link else None) or activity.activity_id
+        column = ColumnView(
+            key=activity.activity_id,
+            title=title,
+            activity_id=activity.activity_id,
+            link_id=link.link_id if link else None,
+            released=released,
+            released_at=activity.released_at,
+            gau=activity.gau,
+            gau_passed=activity.gau is not None and activity.gau <= now,
+            extra_links=extra,
+        )
+        specs.append((column, link))
+    homepage, extra = _first(course.homepage_links())
+    if homepage is not None:
+        composite = ColumnView(
+            key="composite",
+            title="Course average",
+            activity_id=None,
+            link_id=homepage.link_id,
+            composite=True,
+            released=True,
+            extra_links=extra,
+        )
+        specs.append((composite, homepage))
+
+    learners = sorted(
+        (e for e in snapshot.enrollments if not e.is_instructor),
+        key=lambda e: ((e.name or "").casefold(), (e.email or "").casefold(), e.learner_id),
+    )
+    rows: list[RowView] = []
+    per_column: list[Counter[str]] = [Counter() for _ in specs]
+    totals: Counter[str] = Counter()
+    # What `services.sync.link_owes` computes per cell, computed once per learner: with 40
+    # activities, building the assigned list per cell would be 40 times the work.
+    releases = {a.activity_id: course.released(a.activity_id, now) for a in activities}
+    for enrollment in learners:
+        assigned = assigned_activities(activities, releases, enrollment)
+        cells: list[CellView] = []
+        for position, (column, link) in enumerate(specs):
+            cell = snapshot.cells.get((enrollment.learner_id, link.link_id)) if link else None
+            owed = two_link_styles(link.activity_id, assigned) if link else None
+            view = cell_view(course, enrollment, column, link, cell, now, owed=owed)
+            cells.append(view)
+            per_column[position][view.status] += 1
+            totals[view.status] += 1
+        rows.append(
+            RowView(
+                learner_id=enrollment.learner_id,
+                name=enrollment.name or enrollment.email or enrollment.lms_user_id or enrollment.learner_id,
+                email=enrollment.email,
+                cells=tuple(cells),
+            )
+        )
+    columns = tuple(
+        ColumnView(**{**column.__dict__, "counts": dict(per_column[i])}) for i, (column, _) in enumerate(specs)
+    )
+    return GradebookView(course=course, columns=columns, rows=tuple(rows), totals=dict(totals), now=now)
+
+
+def assigned_activities(
+    activities: Iterable[ActivityInCourse], released: Mapping[str, bool], enrollment: EnrollmentRecord
+) -> list[AssignedActivity]:
+    """The learner's grades in the course's activities, as `services.sync.link_owes` builds them."""
+    assigned = []
+    for activity in activities:
+        entry = enrollment.grades.get(activity.idx)
+        assigned.append(
+            AssignedActivity(
+                activity_id=activity.activity_id,
+                released=released[activity.activity_id],
+                grade=entry.value if entry else None,
+                answered=entry.answered if entry else 0,
+            )
+        )
+    return assigned
+
+
+def _activity_entry(
+    course: CourseRecord, enrollment: EnrollmentRecord, activity_id: str | None
+) -> tuple[float | None, str | None]:
+    activity = course.activities.get(activity_id) if activity_id else None
+    entry = enrollment.grades.get(activity.idx) if activity else None
+    if entry is None:
+        return None, None
+    if entry.zero and entry.value is not None:
+        return entry.value, "deadline zero"
+    if entry.value is None and entry.answered:
+        return None, f"{entry.answered} answered"
+    return entry.value, None
+
+
+def cell_view(
+    course: CourseRecord,
+    enrollment: EnrollmentRecord,
+    column: ColumnView,
+    link: LinkRecord | None,
+    cell: CellRecord | None,
+    now: datetime,
+    *,
+    owed: Owed | None = None,
+) -> CellView:
+    """One cell: the grade, and an honest status with what happened and what to do.
+
+    `owed` is what the link owes the learner (`services.sync.link_owes`), computed here when not given.
+    """
+    grade, note = _activity_entry(course, enrollment, column.activity_id)
+    if link is None:
+        return CellView(enrollment.learner_id, None, grade, NO_LINK, NO_LINK_MESSAGE, note=note)
+    if owed is None:
+        ordered = sorted(course.activities.values(), key=lambda a: a.idx)
+        released = {a.activity_id: course.released(a.activity_id, now) for a in ordered}
+        owed = two_link_styles(link.activity_id, assigned_activities(ordered, released, enrollment))
+    if column.composite:
+        grade, note = owed.value, None
+    recorded = cell.status if cell is not None else None
+    failures = {
+        CellStatus.LMS_ERROR,
+        CellStatus.USER_NOT_IN_COURSE,
+        CellStatus.RETRYING,
+        CellStatus.GAVE_UP,
+        CellStatus.LMS_NEWER,
+    }
+    if cell is not None and recorded in failures:
+        return _failure(enrollment, link, cell, grade, note, now)
+    if cell is not None and recorded == CellStatus.SYNCED and owed.value == cell.sent_value:
+        sent = f"Synced: the LMS has {format_grade(cell.sent_value)}"
+        sent += f", sent {format_when(cell.sent_at)}." if cell.sent_at else "."
+        return CellView(enrollment.learner_id, link.link_id, grade, CellStatus.SYNCED, sent, cell.sent_at, note)
+    if cell is not None and recorded is not None and recorded not in MARKS:
+        # A status recorded by a newer version of the sync routine: show it as it is.
+        return CellView(enrollment.learner_id, link.link_id, grade, recorded, cell.message or recorded, note=note)
+    target = link_target(course, link, enrollment, cell)
+    decision = sync_decision(
+        owed=owed.value,
+        released=owed.released,
+        has_target=not isinstance(target, str),
+        merge_pending=enrollment.merge_pending,
+        cell=CellState(
+            status=recorded,
+            sent_value=cell.sent_value if cell else None,
+            failed_value=cell.failed_value if cell else None,
+            next_attempt=cell.next_attempt_at if cell else None,
+        ),
+        now=now,
+    )
+    if decision.action in (Action.SEND, Action.WAIT):
+        message = SENDING_MESSAGE
+        if cell is not None and cell.sent_value is not None:
+            message = (
+                f"The LMS has {format_grade(cell.sent_value)}; {format_grade(owed.value)} is on its way. "
+                + (message.split(": ", 1)[1])
+            )
+        return CellView(enrollment.learner_id, link.link_id, grade, SENDING, message, note=note)
+    status = decision.status if decision.action is Action.RECORD else recorded
+    if status is None:  # NOTHING with nothing recorded: cannot happen, but never show a blank
+        status = CellStatus.BELOW_THRESHOLD
+    message = _why_not(status, target, column.composite)
+    return CellView(enrollment.learner_id, link.link_id, grade, status, message, note=note)
+
+
+def _why_not(status: str, target: object, composite: bool) -> str:
+    if status == CellStatus.NO_TARGET and isinstance(target, str):
+        return target
+    if status == CellStatus.NOT_RELEASED:
+        return COMPOSITE_NOT_RELEASED_MESSAGE if composite else delivery.NOT_RELEASED_MESSAGE
+    if status == CellStatus.MERGE_PENDING:
+        return delivery.MERGE_PENDING_MESSAGE
+    if status == CellStatus.BELOW_THRESHOLD:
+        return COMPOSITE_BELOW_THRESHOLD_MESSAGE if composite else delivery.BELOW_THRESHOLD_MESSAGE
+    return mark_of(status).meaning
+
+
+def _failure(
+    enrollment: EnrollmentRecord,
+    link: LinkRecord,
+    cell: CellRecord,
+    grade: float | None,
+    note: str | None,
+    now: datetime,
+) -> CellView:
+    status = str(cell.status)
+    lms_said = (cell.message or "").strip() or "the LMS gave no message"
+    if status == CellStatus.RETRYING:
+        at = cell.next_attempt_at
+        when = "at the next sweep" if at is None else ("now (it is due)" if at <= now else f"at {format_when(at)}")
+        message = (
+            f"The LMS failed: {lms_said}. Passback tries again by itself {when} (attempt {cell.attempts + 1}; it "
+            "gives up after an hour of failures). Click Try again to try right now."
+        )
+        return CellView(enrollment.learner_id, link.link_id, grade, status, message, at, note)
+    if status == CellStatus.LMS_ERROR:
+        message = (
+            f"The LMS answered: {lms_said}. Passback does not retry this by itself. Usually the LMS's administrators "
+            "can correct it; once they have, click Try again."
+        )
+        return CellView(enrollment.learner_id, link.link_id, grade, status, message, note=note)
+    if status == CellStatus.USER_NOT_IN_COURSE and delivery.USER_NOT_IN_COURSE_EXPLANATION not in lms_said:
+        lms_said = f"{lms_said} {delivery.USER_NOT_IN_COURSE_EXPLANATION}"
+    return CellView(enrollment.learner_id, link.link_id, grade, status, lms_said, note=note)
+
+
+def format_grade(value: float | None) -> str:
+    if value is None:
+        return ""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def format_when(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+POLICY_WORDS: dict[ReleasePolicy, str] = {
+    ReleasePolicy.IMMEDIATE: "immediately: each grade is sent as soon as it registers",
+    ReleasePolicy.AT_DATE: "at a date: every activity's grades are released on the course's release date",
+    ReleasePolicy.AFTER_GAU: "after the deadline: each activity's grades are released when its deadline (GAU) passes",
+    ReleasePolicy.MANUAL: "manually: an activity's grades are sent only once you click its Release Grades button",
+}
+
+
+def to_csv(view: GradebookView) -> str:
+    """The gradebook for spreadsheets: one row per learner, a grade and a status column per column."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    header = ["Learner", "Email", "Learner id"]
+    for column in view.columns:
+        header += [f"{column.title} grade", f"{column.title} status"]
+    writer.writerow([_cell_safe(h) for h in header])
+    for row in view.rows:
+        values = [row.name, row.email or "", row.learner_id]
+        for cell in row.cells:
+            values += [format_grade(cell.grade), cell.mark.label]
+        writer.writerow([_cell_safe(v) for v in values])
+    return "\ufeff" + out.getvalue()
+
+
+def _cell_safe(value: str) -> str:
+    """Keep a spreadsheet from running a name such as `=HYPERLINK(...)` as a formula."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value

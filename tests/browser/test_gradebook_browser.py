@@ -1,0 +1,210 @@
+"""The gradebook in a real browser: headless Chromium against the in-process stack and LMS emulator.
+
+The LMS's course page is played by a page on the emulator's origin (Playwright answers for it)
+that launches Passback into an iframe, as an LMS does. The data is `passback demo`'s story.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from gradebook_kit import course_of, forge_session, play_demo, token_of
+from passback.cli.demo import CONSUMER_KEY, INSTRUCTOR, LMS_ERROR_BODY
+from passback.clock import utcnow
+from stack_harness import score
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "gradebook.png"
+# Read at import: the `aws` fixture clears PASSBACK_* variables before the test runs.
+UPDATE_SCREENSHOT = bool(os.environ.get("PASSBACK_UPDATE_SCREENSHOT"))
+
+
+def lms_course_page(lms: Any, base_url: str, context_id: str, link: str) -> str:
+    """The LMS's page: a signed LTI 1.1 launch form that targets the tool's iframe."""
+    params = lms.lti11_launch_params(
+        CONSUMER_KEY, f"{base_url}/lti11/launch", INSTRUCTOR.user_id, context_id, link, roles="Instructor"
+    )
+    fields = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in params.items()
+    )
+    return (
+        "<!doctype html><title>Emulated LMS</title><h1>Biology 101 (the LMS)</h1>"
+        f'<form method="post" action="{base_url}/lti11/launch" target="tool">{fields}'
+        "<button>Open Passback</button></form>"
+        '<iframe name="tool" title="Passback" style="width:1240px;height:760px"></iframe>'
+    )
+
+
+def open_html(page: Any, origin: str, body: str) -> None:
+    """Show `body` as a page of `origin`: load a real page of that server, then replace its document.
+
+    (A page Playwright made up would count as a public site, and Chromium's local network access
+    rules would then stop it from reaching the tool on loopback at all.)
+    """
+    page.goto(f"{origin}/return")
+    page.set_content(body)
+
+
+def cell(scope: Any, learner: str, column: int) -> Any:
+    return scope.locator("tbody tr", has=scope.locator("th", has_text=learner)).locator("td").nth(column)
+
+
+def test_instructor_launch_marks_and_release_grades_inside_the_lms_iframe(
+    stack: Any, lms: Any, page: Any, tmp_path: Path
+) -> None:
+    demo = play_demo(stack, lms)
+    course = course_of(demo["bio-101"].gradebook_url)
+    open_html(page, lms.base_url, lms_course_page(lms, stack.base_url, "bio-101", "bio-home"))
+    page.get_by_role("button", name="Open Passback").click()
+    frame = page.frame_locator('iframe[name="tool"]')
+    expect(frame.get_by_role("heading", level=1)).to_contain_text("Biology 101")
+    table = frame.get_by_role("table", name="Grades and their sync status")
+    expect(table).to_be_visible()
+
+    # Synced, not released, no target, LMS error: each a visible mark in words, its message on hover and on demand.
+    synced = cell(frame, "Ada Lovelace", 0)
+    expect(synced).to_contain_text("92")
+    expect(synced).to_contain_text("synced")
+    sent = re.compile(r"^Synced: the LMS has 92, sent \d{4}-\d\d-\d\d \d\d:\d\d UTC\.$")
+    expect(synced.locator(".mk")).to_have_attribute("title", sent)
+
+    not_released = cell(frame, "Ada Lovelace", 1)
+    expect(not_released).to_contain_text("not released")
+    expect(not_released).to_contain_text("release to send")
+    expect(not_released.locator("summary")).to_have_attribute(
+        "title", "Not released: release the activity's grades to send them."
+    )
+
+    no_target = cell(frame, "Edsger Dijkstra", 0)
+    expect(no_target).to_contain_text("no target")
+    message = no_target.get_by_text("this student must open this link once from the LMS")
+    expect(message).to_be_hidden()
+    no_target.locator("summary").click()
+    expect(message).to_be_visible()
+
+    lms_error = cell(frame, "Barbara Liskov", 0)
+    expect(lms_error).to_contain_text("LMS error")
+    expect(lms_error.locator("summary")).to_have_attribute(
+        "title",
+        f"The LMS answered: HTTP 403: {LMS_ERROR_BODY}. "
+        + (
+            "Passback does not retry this by itself. Usually the LMS's administrators can correct it; once they have, "
+            "click Try again."
+        ),
+    )
+    # By keyboard: focus the mark, Enter opens it, the LMS's words and the button are there.
+    lms_error.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(lms_error.get_by_text(LMS_ERROR_BODY)).to_be_visible()
+    expect(lms_error.get_by_role("button", name="Try again")).to_be_visible()
+
+    # The screenshot for docs/gradebook.md, of this very page (the no-target and LMS-error marks open).
+    shot = tmp_path / "gradebook.png"
+    gradebook_screenshot(page, demo["bio-101"].gradebook_url, shot)
+    if UPDATE_SCREENSHOT:
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOT)
+
+    # Third-party cookies blocked: the session travels in the page's forms, so the actions still work.
+    page.context.clear_cookies()
+    assert "bio-quiz-2" not in lms.gradebook()["bio-101"]["ada"]
+    frame.get_by_role("button", name="Release Grades for Quiz 2: Genetics").click()
+    expect(frame.get_by_role("status")).to_contain_text("Release requested")
+    stack.drain()
+    received = lms.gradebook()["bio-101"]
+    assert {u: received[u].get("bio-quiz-2") for u in ("ada", "alan", "barbara", "edsger", "katherine")} == {
+        "ada": 81.0,
+        "alan": 74.0,
+        "barbara": 90.0,
+        "edsger": 69.0,
+        "katherine": 100.0,
+    }
+    tool = page.frame(name="tool")
+    assert tool is not None
+    tool.goto(tool.url.split("#", 1)[0])  # (the same URL with its fragment would only scroll)
+    expect(cell(frame, "Ada Lovelace", 1)).to_contain_text("synced")
+    expect(frame.get_by_role("button", name="Release Grades for Quiz 2: Genetics")).to_have_count(0)
+    assert course in tool.url
+
+
+def gradebook_screenshot(page: Any, url: str, path: Path) -> None:
+    shot = page.context.new_page()
+    shot.set_viewport_size({"width": 1240, "height": 1700})  # tall enough for the whole table
+    shot.goto(url)
+    for learner in ("Edsger Dijkstra", "Barbara Liskov"):
+        cell(shot, learner, 0).locator("summary").click()
+    box = shot.locator(".scroll").bounding_box()
+    assert box is not None
+    shot.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": 1240, "height": box["y"] + box["height"] + 16})
+    shot.close()
+
+
+def test_resync_fixes_a_cell_once_the_lms_recovers(stack: Any, lms: Any, page_without_js: Any) -> None:
+    page = page_without_js
+    demo = play_demo(stack, lms)
+    url = demo["chem-110"].gradebook_url
+    lms.faults.fail(status=500, target="score")
+    stack.send_messages([score({"issuer": lms.issuer, "user_id": "marie"}, "chem-lab-1", 2, 96.0, utcnow())])
+    stack.drain()
+    page.goto(url)
+    lab = cell(page, "Marie Curie", 0)
+    expect(lab).to_contain_text("96")
+    expect(lab).to_contain_text("retrying")
+    expect(lab.locator("summary")).to_have_attribute("title", re.compile(re.escape("HTTP 500: injected failure")))
+    assert lms.gradebook()["chem-110"]["marie"]["chem-lab"] == 95.0  # the LMS still has the old grade
+
+    lms.faults.clear()
+    lab.locator("summary").click()
+    lab.get_by_role("button", name="Try again").click()
+    expect(page.get_by_role("status")).to_contain_text("Trying again")
+    stack.drain()
+    assert lms.gradebook()["chem-110"]["marie"]["chem-lab"] == 96.0
+    page.reload()
+    expect(cell(page, "Marie Curie", 0)).to_contain_text("synced")
+
+
+def test_students_forged_forms_and_strange_frames_are_refused(stack: Any, lms: Any, page: Any) -> None:
+    demo = play_demo(stack, lms)
+    url = demo["bio-101"].gradebook_url
+    course = course_of(url)
+    gradebook = f"{stack.base_url}/gradebook/{course}"
+    # A student's session (genuinely signed, for this course) cannot load the page...
+    student = forge_session(course, role="learner")
+    response = page.goto(f"{gradebook}?s={student.token}")
+    assert response is not None
+    assert response.status == 403
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    # ...nor act, even with the CSRF value of its own session.
+    forged = (
+        '<!doctype html><form method="post" action="{action}">'
+        '<input type="hidden" name="s" value="{token}"><input type="hidden" name="csrf" value="{csrf}">'
+        '<input type="hidden" name="activity" value="bio-quiz-genetics"><button>Go</button></form>'
+    )
+    # Another site: the emulator's server under another name (localhost is not 127.0.0.1 to a browser).
+    evil = lms.base_url.replace("127.0.0.1", "localhost")
+    open_html(page, evil, forged.format(action=f"{gradebook}/release", token=student.token, csrf=student.csrf))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Go").click()
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    # A forged form from another site with the instructor's session but without the page's CSRF value: refused.
+    open_html(page, evil, forged.format(action=f"{gradebook}/release", token=token_of(url), csrf=""))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Go").click()
+    expect(page.get_by_text("did not come from the gradebook page")).to_be_visible()
+    stack.drain()
+    assert "bio-quiz-2" not in lms.gradebook()["bio-101"]["ada"]  # nothing was released
+    # Another site cannot frame the page (frame-ancestors names only the course's LMS).
+    open_html(page, evil, f'<!doctype html><iframe name="x" src="{html.escape(url)}"></iframe>')
+    page.wait_for_timeout(500)
+    framed = page.frame(name="x")
+    assert framed is not None
+    assert "Biology 101" not in framed.content()

@@ -1,0 +1,368 @@
+"""The instructor's gradebook over HTTP (in-process stack, LMS emulator): what it shows, who may see
+it, and what its actions do. The data is `passback demo`'s story (see passback.cli.demo)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+from html import unescape
+from typing import Any
+
+import pytest
+import requests
+
+from gradebook_kit import (
+    course_of,
+    dynamodb_calls,
+    forge_session,
+    hidden_fields,
+    learner_ids,
+    link_ids,
+    play_demo,
+    token_of,
+    verified,
+)
+from passback import container
+from passback.cli.demo import LMS_ERROR_BODY
+from passback.clock import utcnow
+from passback.web.session import SESSION_COOKIE
+
+
+def cell_html(html: str, learner_name: str, column: int) -> str:
+    """The `column`-th cell (0-based, after the learner's header) of a learner's row."""
+    row = re.search(rf'<tr><th scope="row" id="r-[^"]+">{re.escape(learner_name)}.*?</tr>', html, re.S)
+    assert row, f"no row for {learner_name}"
+    return re.findall(r"<td[^>]*>.*?</td>", row.group(0), re.S)[column]
+
+
+def text(fragment: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", " ", fragment))
+
+
+@pytest.fixture
+def demo(stack: Any, lms: Any) -> dict[str, Any]:
+    return play_demo(stack, lms)
+
+
+def test_the_instructor_sees_each_grade_with_its_status_in_words_in_one_query_and_as_csv(
+    stack: Any, lms: Any, demo: dict[str, Any]
+) -> None:
+    url = demo["bio-101"].gradebook_url
+    response = requests.get(url, timeout=30)
+    assert response.status_code == 200
+    html = response.text
+    # Headers: framed only by this course's LMS, never cached, never referred.
+    csp = response.headers["Content-Security-Policy"]
+    assert f"frame-ancestors 'self' {lms.base_url}" in csp
+    assert "script-src" not in csp
+    assert "default-src 'none'" in csp
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    # An accessible table: caption, column and row headers.
+    assert "<caption" in html
+    assert html.count('<th scope="col"') >= 5
+    assert html.count('<th scope="row" id="r-') == 6
+    # Columns in assignment order, then the homepage link's course average.
+    heads = re.findall(r'<th scope="col" id="col-[^"]+">([^<]+)', html)
+    assert heads == ["Quiz 1: Cells", "Quiz 2: Genetics", "Reading: Evolution", "Course average"]
+
+    synced = cell_html(html, "Ada Lovelace", 0)
+    assert "92" in synced
+    assert "synced" in text(synced)
+    assert 'title="Synced: the LMS has 92' in synced
+
+    not_released = cell_html(html, "Ada Lovelace", 1)
+    assert "81" in not_released
+    assert "not released" in text(not_released)
+    assert "release to send" in text(not_released)
+    assert "release the activity&#x27;s grades to send them" in not_released
+
+    no_target = cell_html(html, "Edsger Dijkstra", 0)
+    assert "78" in no_target
+    assert "no target" in text(no_target)
+    assert "this student must open this link once from the LMS" in text(no_target)
+
+    lms_error = cell_html(html, "Barbara Liskov", 0)
+    assert "88" in lms_error
+    assert "LMS error" in text(lms_error)
+    assert LMS_ERROR_BODY in text(lms_error)  # the LMS's own words...
+    assert ">Try again</button>" in lms_error  # ...and what to do
+    assert re.search(r'<summary title="[^"]*locked[^"]*">', lms_error)  # on hover too
+
+    below = cell_html(html, "Tim Berners-Lee", 1)
+    assert "no grade yet" in text(below)
+    assert "1 answered" in text(below)
+    average = cell_html(html, "Edsger Dijkstra", 3)
+    assert "89" in average
+    assert "synced" in text(average)
+    # Release Grades only where there is something to release.
+    assert html.count("Release Grades<span") == 1
+    assert "2 cells need attention." in html
+
+    # The other course: LTI 1.3 reaches a learner who never opened the link; a dropped learner is explained.
+    chem = requests.get(demo["chem-110"].gradebook_url, timeout=30).text
+    assert "synced" in text(cell_html(chem, "Dmitri Mendeleev", 0))
+    dropped = text(cell_html(chem, "Linus Pauling", 0))
+    assert "user not in course" in dropped
+    assert "User not found in course" in dropped
+    assert "the student dropped the course" in dropped
+
+    # One Query per page view (warm: the session check's key set is cached for a minute).
+    with dynamodb_calls() as calls:
+        assert requests.get(url, timeout=30).status_code == 200
+    assert [op for op, _ in calls] == ["Query"]
+    params = calls[0][1]
+    assert params["TableName"].endswith("-gradebook")
+    assert params["ExpressionAttributeValues"][":0"] == {"S": f"C#{course_of(url)}"}
+    assert "ExclusiveStartKey" not in params
+    assert "Limit" not in params
+
+    # The CSV export: a grade and a status column per column.
+    course = course_of(url)
+    response = requests.get(f"{stack.base_url}/gradebook/{course}/export.csv", params={"s": token_of(url)}, timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:5] == ["Learner", "Email", "Learner id", "Quiz 1: Cells grade", "Quiz 1: Cells status"]
+    assert rows[0][-2:] == ["Course average grade", "Course average status"]
+    assert len(rows) == 1 + 6
+    by_name = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert by_name["Edsger Dijkstra"]["Quiz 1: Cells grade"] == "78"
+    assert by_name["Edsger Dijkstra"]["Quiz 1: Cells status"] == "no target"
+    assert by_name["Barbara Liskov"]["Quiz 1: Cells status"] == "LMS error"
+    assert by_name["Ada Lovelace"]["Quiz 2: Genetics status"] == "not released"
+    assert by_name["Ada Lovelace"]["Course average grade"] == "96"
+    assert by_name["Tim Berners-Lee"]["Quiz 2: Genetics grade"] == ""
+
+
+def test_only_this_courses_instructor_with_the_pages_form_token_gets_in(stack: Any, demo: dict[str, Any]) -> None:
+    url = demo["bio-101"].gradebook_url
+    course = course_of(url)
+    other_course = course_of(demo["chem-110"].gradebook_url)
+    base = f"{stack.base_url}/gradebook/{course}"
+    genuine = verified(url)
+    student = forge_session(course, role="learner")
+    elsewhere = forge_session(other_course)
+    expired = forge_session(course, now=utcnow() - timedelta(hours=3))
+    tampered = genuine.token[:-6] + ("AAAAAA" if not genuine.token.endswith("AAAAAA") else "BBBBBB")
+
+    gets = [base, f"{base}/export.csv"]
+    for target in gets:
+        assert requests.get(target, timeout=30).status_code == 403  # no session at all
+        for token in (student.token, elsewhere.token, expired.token, tampered, "not-a-token"):
+            response = requests.get(target, params={"s": token}, timeout=30)
+            assert response.status_code == 403, (target, token[:20])
+        assert requests.get(target, params={"s": genuine.token}, timeout=30).status_code == 200
+        # Where the browser keeps the partitioned cookie, the page needs no parameter.
+        assert requests.get(target, cookies={SESSION_COOKIE: genuine.token}, timeout=30).status_code == 200
+        assert requests.get(target, cookies={SESSION_COOKIE: student.token}, timeout=30).status_code == 403
+
+    actions = {
+        "release": {"activity": "bio-quiz-genetics"},
+        "resync": {},
+        "settings/policy": {"policy": "immediate"},
+        "settings/gau": {},
+    }
+    for action, fields in actions.items():
+        target = f"{base}/{action}"
+        attempts = [
+            {**fields},  # nothing
+            {**fields, "s": genuine.token},  # a forged form: the session (say, riding a cookie), no CSRF value
+            {**fields, "s": genuine.token, "csrf": "guessed"},
+            {**fields, "s": genuine.token, "csrf": student.csrf},  # another session's value
+            {**fields, "s": student.token, "csrf": student.csrf},  # a student, with their own session's value
+            {**fields, "s": elsewhere.token, "csrf": elsewhere.csrf},  # another course's instructor
+            {**fields, "s": expired.token, "csrf": expired.csrf},
+        ]
+        for form in attempts:
+            response = requests.post(target, data=form, allow_redirects=False, timeout=30)
+            assert response.status_code == 403, (action, sorted(form))
+        cookie_only = requests.post(
+            target, data=fields, cookies={SESSION_COOKIE: genuine.token}, allow_redirects=False, timeout=30
+        )
+        assert cookie_only.status_code == 403
+        # The CSRF value in the query string does not count: only the page's own form carries it.
+        in_query = requests.post(
+            target,
+            params={"csrf": genuine.csrf},
+            data={**fields, "s": genuine.token},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert in_query.status_code == 403
+    # Nothing was done: no job was queued, Quiz 2 is still not released, the policy is still manual.
+    attributes = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.queue_urls["ReleaseQueue"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    course_record = container.courses().get(course)
+    assert course_record is not None
+    assert course_record.activities["bio-quiz-genetics"].released_at is None
+    assert course_record.release_policy.value == "manual"
+    # The genuine page's own form works.
+    page = requests.get(url, timeout=30).text
+    fields = hidden_fields(page)
+    assert fields["s"] == genuine.token
+    assert fields["csrf"] == genuine.csrf
+    done = requests.post(f"{base}/resync", data={**fields, "scope": "course"}, allow_redirects=False, timeout=30)
+    assert done.status_code == 303
+    assert done.headers["Location"].startswith(f"/gradebook/{course}?s=")
+
+
+def test_release_grades_and_try_again_reach_the_lms(stack: Any, lms: Any, demo: dict[str, Any]) -> None:
+    url = demo["bio-101"].gradebook_url
+    course = course_of(url)
+    base = f"{stack.base_url}/gradebook/{course}"
+    fields = hidden_fields(requests.get(url, timeout=30).text)
+    assert "bio-quiz-2" not in lms.gradebook()["bio-101"]["ada"]
+
+    released = requests.post(
+        f"{base}/release", data={**fields, "activity": "bio-quiz-genetics"}, allow_redirects=False, timeout=30
+    )
+    assert released.status_code == 303
+    assert "done=released" in released.headers["Location"]
+    assert "Release requested" in requests.get(stack.base_url + released.headers["Location"], timeout=30).text
+    stack.drain()
+    book = lms.gradebook()["bio-101"]
+    assert {user: book[user].get("bio-quiz-2") for user in ("ada", "alan", "barbara", "edsger", "katherine")} == {
+        "ada": 81.0,
+        "alan": 74.0,
+        "barbara": 90.0,
+        "edsger": 69.0,
+        "katherine": 100.0,
+    }
+    assert "bio-quiz-2" not in book["tim"]  # below the threshold: nothing to send
+    # The course average now counts Quiz 2.
+    assert book["ada"]["bio-home"] == pytest.approx((92 + 81 + 100) / 3, abs=1e-3)
+
+    # The LMS refused Barbara's Quiz 1 grade; once it accepts grades again, Try again sends it.
+    barbara = learner_ids(course)["barbara"]
+    quiz_1 = link_ids(course)["bio-quiz-1"]
+    assert "bio-quiz-1" not in book["barbara"]
+    retried = requests.post(
+        f"{base}/resync", data={**fields, "cell": f"{barbara} {quiz_1}"}, allow_redirects=False, timeout=30
+    )
+    assert retried.status_code == 303
+    assert retried.headers["Location"].endswith(f"#r-{barbara}")
+    stack.drain()
+    assert lms.gradebook()["bio-101"]["barbara"]["bio-quiz-1"] == 88.0
+    page = requests.get(url, timeout=30).text
+    assert "synced" in text(cell_html(page, "Barbara Liskov", 0))
+    assert "Release Grades<span" not in page  # every column is released now
+    # A column, a homepage column and the whole course can be resynced too.
+    home = link_ids(course)["bio-home"]
+    for form in ({"activity": "bio-quiz-cells"}, {"link": home}, {"scope": "course"}):
+        assert (
+            requests.post(f"{base}/resync", data={**fields, **form}, allow_redirects=False, timeout=30).status_code
+            == 303
+        )
+    stack.drain()
+    # Nonsense is refused without queueing anything.
+    for form in ({"activity": "not-here"}, {"link": "l-nope"}, {"cell": f"{barbara} l-nope"}):
+        assert (
+            requests.post(f"{base}/resync", data={**fields, **form}, allow_redirects=False, timeout=30).status_code
+            == 400
+        )
+    assert (
+        requests.post(
+            f"{base}/release", data={**fields, "activity": "x"}, allow_redirects=False, timeout=30
+        ).status_code
+        == 400
+    )
+
+
+def test_settings_change_the_policy_and_deadlines_or_say_why_not(stack: Any, demo: dict[str, Any]) -> None:
+    url = demo["bio-101"].gradebook_url
+    course = course_of(url)
+    base = f"{stack.base_url}/gradebook/{course}"
+    page = requests.get(url, timeout=30).text
+    fields = hidden_fields(page)
+    assert 'name="policy" value="manual" checked' in page
+    indexes = dict(re.findall(r'<label for="(gau-\d+)">([^<]+)</label>', page))
+    quiz_1 = next(field for field, title in indexes.items() if title == "Quiz 1: Cells")
+    quiz_2 = next(field for field, title in indexes.items() if title == "Quiz 2: Genetics")
+
+    saved = requests.post(
+        f"{base}/settings/policy",
+        data={**fields, "policy": "at_date", "release_date": "2031-05-01T09:30"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert saved.status_code == 303
+    record = container.courses().get(course)
+    assert record is not None
+    assert record.release_policy.value == "at_date"
+    assert record.release_date is not None
+    assert record.release_date.isoformat() == "2031-05-01T09:30:00+00:00"
+    missing_date = requests.post(f"{base}/settings/policy", data={**fields, "policy": "at_date"}, timeout=30)
+    assert missing_date.status_code == 400
+    assert "needs a date" in missing_date.text
+    assert 'role="alert"' in missing_date.text
+    assert (
+        requests.post(f"{base}/settings/policy", data={**fields, "policy": "whenever"}, timeout=30).status_code == 400
+    )
+
+    # A new deadline for Quiz 1; Quiz 2's (unchanged) stays as it is.
+    quiz_2_value = re.search(rf'name="{quiz_2}" value="([^"]*)"', page)
+    assert quiz_2_value is not None
+    form = {**fields, quiz_1: "2031-06-01T12:00", quiz_2: quiz_2_value.group(1)}
+    assert requests.post(f"{base}/settings/gau", data=form, allow_redirects=False, timeout=30).status_code == 303
+    record = container.courses().get(course)
+    assert record is not None
+    gau = record.activities["bio-quiz-cells"].gau
+    assert gau is not None
+    assert gau.isoformat() == "2031-06-01T12:00:00+00:00"
+    # A deadline in the past closes the activity; once it passed, moving it is refused in words.
+    past = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    assert (
+        requests.post(
+            f"{base}/settings/gau", data={**fields, quiz_1: past}, allow_redirects=False, timeout=30
+        ).status_code
+        == 303
+    )
+    refused = requests.post(f"{base}/settings/gau", data={**fields, quiz_1: "2032-01-01T00:00"}, timeout=30)
+    assert refused.status_code == 400
+    assert "cannot be moved or removed" in refused.text
+    assert "Not saved." in refused.text
+    assert 'role="alert"' in refused.text
+    bad = requests.post(f"{base}/settings/gau", data={**fields, quiz_2: "next tuesday"}, timeout=30)
+    assert bad.status_code == 400
+    assert "is not a date and time" in bad.text
+    page = requests.get(url, timeout=30).text
+    assert f'id="{quiz_1}" name="{quiz_1}" value="{past}" disabled' in page
+
+
+def test_everything_shown_is_escaped(stack: Any, lms: Any) -> None:
+    from stack_harness import activity, score
+
+    stack.register_lti13(lms)
+    lms.add_course("hostile", '<script>alert("title")</script>')
+    lms.add_user("teacher", name="T", email="t@example.edu", roles=["instructor"])
+    lms.add_user("eve", name='"><img src=x onerror=alert(1)>', email="eve@example.edu")
+    lms.add_user("mallory", name='=HYPERLINK("http://evil.example","x")', email="m@example.edu")
+    for user, role in (("teacher", "instructor"), ("eve", "student"), ("mallory", "student")):
+        lms.enroll("hostile", user, role)
+    lms.add_link("hostile", "quiz", title="Quiz", custom={"activity_id": "q-<b>"})
+    stack.send_messages([activity("q-<b>", "<i>Quiz</i> & <u>more</u>")])
+    stack.drain()
+    url = stack.launch13(lms, "teacher", "hostile", "quiz").headers["Location"]
+    for user in ("eve", "mallory"):
+        stack.launch13(lms, user, "hostile", "quiz")
+    stack.drain()
+    stack.send_messages([score({"issuer": lms.issuer, "user_id": "eve"}, "q-<b>", 3, 50.0, utcnow())])
+    stack.drain()
+    html = requests.get(url, timeout=30).text
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "<i>Quiz" not in html
+    assert "&lt;script&gt;alert(&quot;title&quot;)&lt;/script&gt;" in html
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&lt;i&gt;Quiz&lt;/i&gt; &amp; &lt;u&gt;more&lt;/u&gt;" in html
+    assert 'value="q-&lt;b&gt;"' in html or "q-&lt;b&gt;" in html
+    exported = requests.get(
+        f"{stack.base_url}/gradebook/{course_of(url)}/export.csv", params={"s": token_of(url)}, timeout=30
+    ).content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in exported  # a spreadsheet shows it as text, never runs it
