@@ -148,11 +148,12 @@ def gradebook_screenshot(page: Any, url: str, path: Path) -> None:
     shot.close()
 
 
-def test_resync_fixes_a_cell_once_the_lms_recovers(stack: Any, lms: Any, page_without_js: Any) -> None:
+def test_resync_fixes_a_cell_once_the_lms_recovers(stack: Any, lms: Any, clock: Any, page_without_js: Any) -> None:
     page = page_without_js
     demo = play_demo(stack, lms)
     url = demo["chem-110"].gradebook_url
     lms.faults.fail(status=500, target="score")
+    clock.advance(seconds=1)  # the new attempt is newer than the demo's (the test clock stands still)
     stack.send_messages([score({"issuer": lms.issuer, "user_id": "marie"}, "chem-lab-1", 2, 96.0, utcnow())])
     stack.drain()
     page.goto(url)
