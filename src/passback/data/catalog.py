@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 
 from passback.data.config_models import Activity
+from passback.data.errors import is_conditional_failure
 from passback.data.tables import ensure_bound
 
 _CACHE_SECONDS = 60.0
@@ -45,10 +46,21 @@ class ActivityRepository:
             product_url=product_url,
             updated_at=now,
         )
-        item.save()
+        try:
+            # Activity messages can arrive out of order: an older one must not undo a newer one.
+            item.save(condition=Activity.pk.does_not_exist() | (Activity.updated_at <= now))
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
+            return self._fresh(activity_id) or item
         with self._lock:
             self._cache[activity_id] = (time.monotonic(), item)
         return item
+
+    def _fresh(self, activity_id: str) -> Activity | None:
+        with self._lock:
+            self._cache.pop(activity_id, None)
+        return self.get(activity_id)
 
     def list_all(self) -> list[Activity]:
         return [item for item in Activity.by_kind.query("activity") if isinstance(item, Activity)]

@@ -109,7 +109,9 @@ class CourseRepository:
 
     def rename(self, course_id: str, title: str, label: str | None) -> None:
         pk, sk = Course.keys_for(course_id=course_id)
-        Course(pk=pk, sk=sk).update(actions=[Course.title.set(title), set_or_remove(Course.label, label)])
+        Course(pk=pk, sk=sk).update(
+            actions=[Course.title.set(title), set_or_remove(Course.label, label)], condition=Course.pk.exists()
+        )
 
     def assign_activity(self, course_id: str, activity_id: str, title: str | None, now: datetime) -> bool:
         """Assign an activity to the course, giving it the next short index. False if already assigned."""
@@ -141,7 +143,7 @@ class CourseRepository:
         """Record a link; returns (created, changed). A link's activity or line item can change."""
         pk, sk = Link.keys_for(course_id=course_id, link_id=link.link_id)
         try:
-            existing = Link.get(pk, sk)
+            existing = Link.get(pk, sk, consistent_read=True)
         except Link.DoesNotExist:
             existing = None
         fields: dict[str, Any] = {
@@ -161,21 +163,36 @@ class CourseRepository:
             created_at=existing.created_at if existing else now,
             **fields,
         )
-        item.save()
+        try:
+            # Created only if absent; changed only if nobody changed it since we read it.
+            item.save(condition=Link.pk.does_not_exist() if existing is None else Link.pk.exists())
+        except PutError as error:
+            if is_conditional_failure(error):
+                return False, True  # a concurrent first launch of the same link created it
+            raise
         return existing is None, True
 
     def set_line_item(self, course_id: str, link_id: str, line_item_url: str) -> None:
         pk, sk = Link.keys_for(course_id=course_id, link_id=link_id)
         Link(pk=pk, sk=sk).update(actions=[Link.line_item_url.set(line_item_url)], condition=Link.pk.exists())
 
-    def set_gau(self, course_id: str, activity_id: str, gau: datetime | None) -> None:
+    def set_gau(self, course_id: str, activity_id: str, gau: datetime | None) -> bool:
+        """Set or clear a deadline. False if a sweep already applied the current one (it cannot move)."""
         pk, sk = CourseActivity.keys_for(course_id=course_id, activity_id=activity_id)
-        item = CourseActivity.get(pk, sk)
-        item.gau = gau
-        item.gau_applied_at = None
-        item.due_pk = "GAU" if gau is not None else None
-        item.due_sk = f"{due_stamp(gau)}#{course_id}" if gau is not None else None
-        item.save()
+        try:
+            CourseActivity(pk=pk, sk=sk).update(
+                actions=[
+                    set_or_remove(CourseActivity.gau, gau),
+                    set_or_remove(CourseActivity.due_pk, "GAU" if gau is not None else None),
+                    set_or_remove(CourseActivity.due_sk, f"{due_stamp(gau)}#{course_id}" if gau is not None else None),
+                ],
+                condition=CourseActivity.pk.exists() & CourseActivity.gau_applied_at.does_not_exist(),
+            )
+        except Exception as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
 
     def mark_gau_applied(self, course_id: str, activity_id: str, now: datetime) -> bool:
         """Claim the deadline sweep for one activity (False if another sweep claimed it)."""
@@ -211,17 +228,22 @@ class CourseRepository:
 
     def set_policy(self, course_id: str, policy: ReleasePolicy, release_date: datetime | None) -> None:
         pk, sk = Course.keys_for(course_id=course_id)
-        item = Course.get(pk, sk)
-        item.release_policy = policy.value
-        item.release_date = release_date
         due = automatic_release_time(policy, release_date=release_date, gau=None)
-        item.due_pk = "RELEASE" if due is not None else None
-        item.due_sk = f"{due_stamp(due)}#{course_id}" if due is not None else None
-        item.save()
+        Course(pk=pk, sk=sk).update(
+            actions=[
+                Course.release_policy.set(policy.value),
+                set_or_remove(Course.release_date, release_date),
+                set_or_remove(Course.due_pk, "RELEASE" if due is not None else None),
+                set_or_remove(Course.due_sk, f"{due_stamp(due)}#{course_id}" if due is not None else None),
+            ],
+            condition=Course.pk.exists(),
+        )
 
     def clear_release_due(self, course_id: str) -> None:
         pk, sk = Course.keys_for(course_id=course_id)
-        Course(pk=pk, sk=sk).update(actions=[Course.due_pk.remove(), Course.due_sk.remove()])
+        Course(pk=pk, sk=sk).update(
+            actions=[Course.due_pk.remove(), Course.due_sk.remove()], condition=Course.pk.exists()
+        )
 
     def list_for_platform(self, platform_id: str) -> list[str]:
         return [

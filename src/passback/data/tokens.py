@@ -30,13 +30,19 @@ class AccessTokenStore:
         return StoredToken(access_token=item.access_token, expires_at=float(item.expires_at))
 
     def put(self, cache_key: str, token: StoredToken, scope: str) -> None:
-        AccessToken(
+        item = AccessToken(
             cache_key=cache_key,
             access_token=token.access_token,
             expires_at=token.expires_at,
             scope=scope,
             expires=from_epoch(token.expires_at),
-        ).save()
+        )
+        try:
+            # Never replace a token that lives longer (another instance fetched a fresher one).
+            item.save(condition=AccessToken.pk.does_not_exist() | (AccessToken.expires_at < token.expires_at))
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
 
     def forget(self, cache_key: str, access_token: str) -> None:
         """Drop a token the LMS refused, unless another instance already replaced it."""

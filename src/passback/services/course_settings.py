@@ -48,4 +48,8 @@ class CourseSettings:
                 "students without a grade were given zeros, which may already be in the LMS gradebook, so it cannot "
                 "be moved or removed. To accept late work from a student, enter their grade in the LMS gradebook."
             )
-        self.courses.set_gau(course_id, activity_id, gau)
+        if not self.courses.set_gau(course_id, activity_id, gau):
+            raise SettingRefused(
+                f"The deadline for {activity_id} has just passed and students without a grade were given zeros, "
+                "so it cannot be moved or removed. Reload the gradebook to see them."
+            )
