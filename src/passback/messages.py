@@ -123,3 +123,28 @@ class ReleaseRequest(_Message):
     course_id: Id
     activity_id: Id
     requested_by: Annotated[str, Field(max_length=256)] | None = None
+
+
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "score-message": ScoreMessage,
+    "activity-message": ActivityMessage,
+    "course-job": CourseJob,
+    "release-request": ReleaseRequest,
+}
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each message, as published in docs/schemas/<name>.schema.json."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for name, model in SCHEMA_MODELS.items():
+        schema = model.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"{name}.schema.json"
+        schemas[name] = schema
+    return schemas
+
+
+def schema_text(schema: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
