@@ -56,7 +56,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     try:
         urls = re.findall(r"http://127\.0\.0\.1:\d+/gradebook/\w+\?s=[\w.-]+", out)
         lms = re.search(r"the emulated LMS on (http://127\.0\.0\.1:\d+)", out)
-        assert urls and lms, out[-3000:]
+        assert urls, out[-3000:]
+        assert lms, out[-3000:]
         yield Demo(process=process, biology_url=urls[0], lms_url=lms.group(1))
     finally:
         process.send_signal(signal.SIGINT)
