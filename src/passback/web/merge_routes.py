@@ -52,7 +52,7 @@ REFUSALS: dict[LinkOutcome, tuple[int, str, str, str]] = {
         410,
         "This merge request no longer exists",
         "Passback has no record of the request this link names (old requests are deleted).",
-        "Open the course from your LMS again; if you are asked to merge, a new email arrives.",
+        "Your accounts stay as they are. Contact support with the reference below if they should be one.",
     ),
 }
 
