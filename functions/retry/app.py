@@ -18,4 +18,9 @@ from passback.observability import logger, metrics, tracer
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     report = container.sweeper().sweep(utcnow())
-    return {"deadlines": report.deadlines, "releases": report.releases, "retries": report.retries}
+    return {
+        "deadlines": report.deadlines,
+        "releases": report.releases,
+        "retries": report.retries,
+        "merges": report.merges,
+    }

@@ -26,12 +26,14 @@ if TYPE_CHECKING:
     from passback.lms.tokens import TokenCache
     from passback.lti.lti11 import Lti11
     from passback.lti.lti13 import Lti13
+    from passback.mailer import Mailer
     from passback.queues import Queues
     from passback.services.course_settings import CourseSettings
     from passback.services.gradebook import GradebookService
     from passback.services.grades import CourseGrades
     from passback.services.jobs import CourseJobs
     from passback.services.launch import LaunchService
+    from passback.services.merges import MergeService
     from passback.services.scoring import ScoringService
     from passback.services.sweep import Sweeper
     from passback.services.sync import SyncService
@@ -197,7 +199,7 @@ def jobs() -> CourseJobs:
 def sweeper() -> Sweeper:
     from passback.services.sweep import Sweeper
 
-    return Sweeper(courses(), cells(), sync(), jobs(), workers=get_settings().platform_concurrency)
+    return Sweeper(courses(), cells(), sync(), jobs(), workers=get_settings().platform_concurrency, merges=merges())
 
 
 def reset() -> None:
@@ -244,7 +246,34 @@ def launches() -> LaunchService:
     from passback.services.launch import LaunchService
 
     return LaunchService(
-        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), AgsLineItems(lms())
+        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), AgsLineItems(lms()), merges()
+    )
+
+
+@cache
+def mailer() -> Mailer:
+    from passback.mailer import Mailer
+
+    s = get_settings()
+    return Mailer(s.sender_email, s.mail_dir)
+
+
+@cache
+def merges() -> MergeService:
+    from passback.data.merges import MergeRepository
+    from passback.services.merges import MergeService
+
+    return MergeService(
+        learners(),
+        enrollments(),
+        cells(),
+        progress(),
+        courses(),
+        grades(),
+        jobs(),
+        MergeRepository(),
+        mailer(),
+        tool_keys(),
     )
 
 

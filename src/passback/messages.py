@@ -19,28 +19,31 @@ class _Message(BaseModel):
 
 
 class LearnerRef(_Message):
-    """Who the score is for: the learner id the launch handed the product, or an LMS identity.
+    """Who the score is for: the learner id the launch handed the product, an LMS identity, or an email.
 
     Give exactly one of: `learner_id`; `issuer` + `user_id` (LTI 1.3 `sub`);
-    `consumer_key` + `user_id` (LTI 1.1 `user_id`).
+    `consumer_key` + `user_id` (LTI 1.1 `user_id`); `email` (a product account used outside any LMS:
+    a later launch with that email asks its owner to merge, rule 12).
     """
 
     learner_id: Id | None = None
     issuer: Annotated[str, Field(min_length=1, max_length=512)] | None = None
     consumer_key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     user_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    email: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
 
     @model_validator(mode="after")
     def _exactly_one_identity(self) -> LearnerRef:
         by_id = self.learner_id is not None
         by_13 = self.issuer is not None
         by_11 = self.consumer_key is not None
-        if by_id + by_13 + by_11 != 1:
-            raise ValueError("give exactly one of learner_id, issuer + user_id, consumer_key + user_id")
+        by_email = self.email is not None
+        if by_id + by_13 + by_11 + by_email != 1:
+            raise ValueError("give exactly one of learner_id, issuer + user_id, consumer_key + user_id, email")
         if (by_13 or by_11) and not self.user_id:
             raise ValueError("an LMS identity needs user_id")
-        if by_id and self.user_id is not None:
-            raise ValueError("user_id goes with issuer or consumer_key, not learner_id")
+        if (by_id or by_email) and self.user_id is not None:
+            raise ValueError("user_id goes with issuer or consumer_key, not learner_id or email")
         return self
 
 

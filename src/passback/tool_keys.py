@@ -77,6 +77,25 @@ class ToolKeys:
                 self._loaded[kid] = key
         return SigningKey(kid=kid, private_key=key)
 
+    def link_keys(self) -> tuple[str, dict[str, bytes]]:
+        """HMAC keys for signed links (the merge email), derived from each private key in the secret.
+
+        Returns the current key's id and every key by id: a link signed just before a rotation still
+        verifies until the previous key is retired.
+        """
+        import hashlib
+        import hmac
+
+        current = self.signing_key().kid
+        document = self._secret.read()
+        label = b"passback signed links v1"
+        keys = {
+            str(k["kid"]): hmac.new(str(k["private_pem"]).encode(), label, hashlib.sha256).digest()
+            for k in document.get("keys", [])
+            if k.get("private_pem")
+        }
+        return current, keys
+
     def sign(self, claims: dict[str, Any], *, headers: dict[str, Any] | None = None) -> str:
         import jwt
 

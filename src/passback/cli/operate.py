@@ -72,6 +72,14 @@ def register(verbs: Any) -> None:
     resync.add_argument("--link", default=None)
     resync.set_defaults(run=resync_run)
 
+    merges = verbs.add_parser("merges", help="account merge requests (rule 12), for support").add_subparsers(
+        dest="action", required=True
+    )
+    mlist = merges.add_parser("list", help="the newest requests: pending, confirmed, declined or expired")
+    mlist.add_argument("--status", choices=["pending", "confirmed", "declined", "expired"], default=None)
+    mlist.add_argument("--limit", type=int, default=200)
+    mlist.set_defaults(run=merges_list)
+
     verbs.add_parser("sweep", help="run the retry schedule once: deadlines, release policies, retries").set_defaults(
         run=sweep_run
     )
@@ -197,4 +205,27 @@ def sweep_run(args: argparse.Namespace) -> int:
     use_target(args)
     report = container.sweeper().sweep(utcnow())
     print(json.dumps({"deadlines": report.deadlines, "releases": report.releases, "retries": report.retries}))
+    return 0
+
+
+def merges_list(args: argparse.Namespace) -> int:
+    from passback.data.merges import MergeRepository
+    from passback.domain.merges import mask_email, merge_status
+
+    use_target(args)
+    now = utcnow()
+    rows = []
+    for record in MergeRepository().listing(args.limit):
+        status = merge_status(record.status, record.expires_at, now).value
+        if args.status and status != args.status:
+            continue
+        if status == "confirmed" and record.completed_at is None:
+            status = "confirmed (incomplete)"
+        rows.append(
+            f"{record.request_id}  {status:<22} {mask_email(record.email):<24} "
+            f"created {record.created_at:%Y-%m-%d %H:%M}  expires {record.expires_at:%Y-%m-%d %H:%M}  "
+            f"course={record.course_id or '-'}  existing={record.existing_learner_id}  "
+            f"provisional={record.provisional_learner_id}"
+        )
+    print("\n".join(rows) if rows else "no merge requests")
     return 0

@@ -75,6 +75,7 @@ def print_banner(info: Any, state_file: Path) -> None:
     lines += [f"  {name:<17} {url}" for name, url in info.queues.items()]
     lines += [
         f"  State file        {state_file}",
+        f"  Sent mail         {info.mail_dir}  (one .eml file per message sent through SES)",
         "To reach it with the AWS CLI or boto3:",
         f"  export AWS_ENDPOINT_URL={info.aws_endpoint_url} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
         f"AWS_DEFAULT_REGION={info.region}",

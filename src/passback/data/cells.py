@@ -98,6 +98,13 @@ class CellRepository:
             raise
         return cell_record(item)
 
+    def delete(self, course_id: str, learner_id: str, link_id: str) -> None:
+        pk, sk = Cell.keys_for(course_id=course_id, learner_id=learner_id, link_id=link_id)
+        try:
+            Cell.get(pk, sk, consistent_read=True).delete()
+        except Cell.DoesNotExist:
+            return
+
     def due(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str, str]]:
         """(course, learner, link) of cells whose retry is due, through the sparse `due` index."""
         found: list[tuple[str, str, str]] = []

@@ -105,6 +105,15 @@ class EnrollmentRepository:
     def set_merge_pending(self, course_id: str, learner_id: str, pending: bool) -> None:
         self._update(course_id, learner_id, [Enrollment.merge_pending.set(pending)])
 
+    def delete(self, course_id: str, learner_id: str) -> None:
+        """Remove an enrollment (a merged-away learner's: its grades now live on the kept learner's)."""
+        pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)
+        try:
+            # Read first: the version attribute makes delete conditional on the version it holds.
+            Enrollment.get(pk, sk, consistent_read=True).delete()
+        except Enrollment.DoesNotExist:
+            return
+
     def _update(self, course_id: str, learner_id: str, actions: list[Any]) -> None:
         """Update a read item, so the version check (which guards the grades) holds."""
         pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)

@@ -192,6 +192,8 @@ class Learner(GradebookItem, discriminator="learner"):
     name = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     merged_into = UnicodeAttribute(null=True)
+    # A provisional learner's open merge request: launches into new courses mark those enrollments pending too.
+    pending_merge = UnicodeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -246,7 +248,13 @@ class LearnerEmail(GradebookItem, discriminator="learner_email"):
 
 
 class MergeRequest(GradebookItem, discriminator="merge_request"):
-    """A pending "Confirm your request to merge accounts" (rule 12): single use, expiring."""
+    """A "Confirm your request to merge accounts" (rule 12): single use, expiring.
+
+    The link's token is never stored (it is an HMAC over the request id and expiry). `status`
+    moves from pending exactly once, by a conditional write: that is what makes the link single
+    use. Every request is in gsi1 under `MERGES` (support's list, newest last) and, while pending,
+    in the `due` index under `MERGE` at its expiry (the sweep expires it).
+    """
 
     request_id = UnicodeAttribute()
     email = UnicodeAttribute()
@@ -255,11 +263,13 @@ class MergeRequest(GradebookItem, discriminator="merge_request"):
     platform_id = UnicodeAttribute()
     lms_user_id = UnicodeAttribute()
     course_id = UnicodeAttribute(null=True)
+    course_title = UnicodeAttribute(null=True)
     status = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
     decided_at = UTCDateTimeAttribute(null=True)
+    completed_at = UTCDateTimeAttribute(null=True)
     expires = TTLAttribute(null=True)
-    version = VersionAttribute()
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:

@@ -91,4 +91,11 @@ class LearnerRepository:
 
     def mark_merged(self, learner_id: str, into: str) -> None:
         pk, sk = Learner.keys_for(learner_id=learner_id)
-        Learner(pk=pk, sk=sk).update(actions=[Learner.merged_into.set(into)], condition=Learner.pk.exists())
+        Learner(pk=pk, sk=sk).update(
+            actions=[Learner.merged_into.set(into), Learner.pending_merge.remove()], condition=Learner.pk.exists()
+        )
+
+    def set_pending_merge(self, learner_id: str, request_id: str | None) -> None:
+        pk, sk = Learner.keys_for(learner_id=learner_id)
+        action = Learner.pending_merge.remove() if request_id is None else Learner.pending_merge.set(request_id)
+        Learner(pk=pk, sk=sk).update(actions=[action], condition=Learner.pk.exists())

@@ -51,6 +51,12 @@ class ProgressRepository:
             if isinstance(item, ProgressItem)
         ]
 
+    def has_any(self, learner_id: str) -> bool:
+        """Whether the learner has any product work (one Query, one item at most)."""
+        for _ in ProgressItem.query(f"U#{learner_id}", ProgressItem.sk.startswith("P#"), limit=1):
+            return True
+        return False
+
     def save(self, progress: Progress, *, now: Any) -> bool:
         """Write progress if nobody wrote since we read it (version check). False on a lost race."""
         ms, mid = progress.overall.latest_key if progress.overall.latest_key else (None, None)

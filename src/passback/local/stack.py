@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -58,6 +59,8 @@ class StackInfo:
     tables: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
+    # Where the mail the functions send through (moto's) SES is also written, one .eml file each.
+    mail_dir: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -264,10 +267,15 @@ class LocalStack:
                 "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             }
         )
+        if "PASSBACK_MAIL_DIR" not in self.extra_environment:
+            # Beside the state file, so `passback serve` and the tools reading its state agree on it.
+            base = self.state_file.parent if self.state_file is not None else Path(tempfile.mkdtemp(prefix="passback-"))
+            env["PASSBACK_MAIL_DIR"] = str((base / "mail").resolve())
         env.update(self.extra_environment)
         os.environ.update(env)
         assert self.info is not None
         self.info.environment = env
+        self.info.mail_dir = env["PASSBACK_MAIL_DIR"]
 
     def _start_functions(self, refs: dict[str, str]) -> None:
         routes: list[tuple[Route, LocalFunction]] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from passback.data.catalog import ActivityRepository
@@ -22,6 +23,9 @@ from passback.ids import course_id, link_id, platform_id
 from passback.observability import logger
 from passback.services.grades import CourseGrades
 from passback.services.jobs import CourseJobs
+
+if TYPE_CHECKING:
+    from passback.services.merges import MergeService
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class LaunchFacts:
     sourcedid: str | None = None
     lms_origin: str | None = None
     return_url: str | None = None
+    # The tool's own base URL for this request (links in mail sent because of the launch).
+    tool_base_url: str | None = None
 
     @property
     def platform_id(self) -> str:
@@ -97,6 +103,7 @@ class LaunchService:
         grades: CourseGrades,
         jobs: CourseJobs,
         line_items: LineItems,
+        merges: MergeService | None = None,
     ) -> None:
         self.courses = courses
         self.learners = learners
@@ -106,6 +113,7 @@ class LaunchService:
         self.grades = grades
         self.jobs = jobs
         self.line_items = line_items
+        self.merges = merges
 
     def launch(self, facts: LaunchFacts, now: datetime) -> LaunchOutcome:
         role = students_enroll_themselves(facts.roles)
@@ -156,8 +164,8 @@ class LaunchService:
                 course = self.courses.get(cid) or course
                 link = course.links[link.link_id]
 
-        learner_id = self._learner(facts, now)
-        enrolled = self._enroll(course, learner_id, role, facts, now)
+        learner_id, merge_pending = self._learner(facts, role, course, now)
+        enrolled = self._enroll(course, learner_id, role, facts, now, merge_pending)
 
         if newly_assigned:
             # Rule 3: every enrolled learner's earlier work on this activity now counts here.
@@ -207,10 +215,35 @@ class LaunchService:
             )
             return None
 
-    def _learner(self, facts: LaunchFacts, now: datetime) -> str:
+    def _learner(self, facts: LaunchFacts, role: str, course: CourseRecord, now: datetime) -> tuple[str, bool | None]:
+        """The launch's learner, and whether its enrollments wait on a merge (None: not known yet)."""
         found = self.learners.by_identity(facts.platform_id, facts.user_id)
         if found is not None:
-            return found
+            return found, None
+        existing = self.merges.candidate(facts.email) if self.merges and role == "learner" else None
+        if existing is not None and self.merges is not None:
+            # Rule 12: neither a silent second account nor a silent link; a provisional learner until
+            # the owner of the email confirms. Its email is not claimed: the address is the existing learner's.
+            provisional = self.learners.create(email=facts.email, name=facts.name, now=now)
+            bound = self.learners.link_identity(
+                platform_id=facts.platform_id,
+                lms_user_id=facts.user_id,
+                learner_id=provisional,
+                email=facts.email,
+                now=now,
+            )
+            if bound != provisional:
+                return bound, None  # a racing launch of the same identity made (and asked for) it first
+            self.merges.propose(
+                existing_learner_id=existing,
+                provisional_learner_id=provisional,
+                platform_id=facts.platform_id,
+                lms_user_id=facts.user_id,
+                course=course,
+                base_url=facts.tool_base_url or "",
+                now=now,
+            )
+            return provisional, True
         learner_id = self.learners.create(email=facts.email, name=facts.name, now=now)
         bound = self.learners.link_identity(
             platform_id=facts.platform_id,
@@ -221,9 +254,17 @@ class LaunchService:
         )
         if bound == learner_id and facts.email:
             self.learners.claim_email(facts.email, learner_id)
-        return bound
+        return bound, False
 
-    def _enroll(self, course: CourseRecord, learner_id: str, role: str, facts: LaunchFacts, now: datetime) -> bool:
+    def _enroll(
+        self,
+        course: CourseRecord,
+        learner_id: str,
+        role: str,
+        facts: LaunchFacts,
+        now: datetime,
+        merge_pending: bool | None = False,
+    ) -> bool:
         """Enroll on the first launch (True), or refresh what the LMS says about the learner (False)."""
         existing = self.enrollments.get(course.course_id, learner_id)
         if existing is not None:
@@ -242,6 +283,10 @@ class LaunchService:
                     email=facts.email,
                 )
             return False
+        if merge_pending is None:
+            # A known learner enrolling somewhere new: pending too if its merge is still open.
+            learner = self.learners.get(learner_id) if role == "learner" else None
+            merge_pending = learner is not None and learner.pending_merge is not None
         record = EnrollmentRecord(
             course_id=course.course_id,
             learner_id=learner_id,
@@ -251,6 +296,7 @@ class LaunchService:
             email=facts.email,
             # Rule 3: work done before this first launch counts at once.
             grades=self.grades.initial_entries(course, learner_id, now) if role == "learner" else {},
+            merge_pending=merge_pending,
         )
         return self.enrollments.create_if_absent(record, now)
 

@@ -114,9 +114,19 @@ class ScoringService:
 
     def learner_for(self, ref: LearnerRef, now: datetime) -> str:
         if ref.learner_id is not None:
-            if not self.learners.exists(ref.learner_id):
+            learner = self.learners.get(ref.learner_id)
+            if learner is None:
                 raise UnknownLearner(f"no learner has the id {ref.learner_id!r}")
-            return ref.learner_id
+            # A product may still hold the id a launch gave it before an account merge (rule 12).
+            return str(learner.merged_into or ref.learner_id)
+        if ref.email is not None:
+            found = self.learners.by_email(ref.email)
+            if found is not None:
+                return found
+            learner_id = self.learners.create(email=ref.email.strip().lower(), name=None, now=now)
+            if self.learners.claim_email(ref.email, learner_id):
+                return learner_id
+            return self.learners.by_email(ref.email) or learner_id
         key = platform_key_lti13(ref.issuer) if ref.issuer else platform_key_lti11(str(ref.consumer_key))
         pid = platform_id(key)
         assert ref.user_id is not None

@@ -15,6 +15,7 @@ from passback.data.courses import CourseRepository
 from passback.domain.records import CourseRecord
 from passback.observability import count, logger
 from passback.services.jobs import CourseJobs
+from passback.services.merges import MergeService
 from passback.services.scoring import run_all
 from passback.services.sync import SyncService
 
@@ -24,6 +25,7 @@ class SweepReport:
     deadlines: int
     releases: int
     retries: int
+    merges: int = 0
 
 
 class Sweeper:
@@ -38,6 +40,7 @@ class Sweeper:
         release_budget: int = 50,
         retry_budget: int = 400,
         workers: int = 8,
+        merges: MergeService | None = None,
     ) -> None:
         self.courses = courses
         self.cells = cells
@@ -47,15 +50,23 @@ class Sweeper:
         self.release_budget = release_budget
         self.retry_budget = retry_budget
         self.workers = workers
+        self.merges = merges
 
     def sweep(self, now: datetime) -> SweepReport:
         report = SweepReport(
             deadlines=self.deadlines(now),
             releases=self.releases(now),
             retries=self.retries(now),
+            merges=self.merges.expire_due(now) if self.merges is not None else 0,
         )
         logger.info(
-            "sweep done", extra={"deadlines": report.deadlines, "releases": report.releases, "retries": report.retries}
+            "sweep done",
+            extra={
+                "deadlines": report.deadlines,
+                "releases": report.releases,
+                "retries": report.retries,
+                "merges": report.merges,
+            },
         )
         return report
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from passback.web import gradebook_routes, keys_routes, lti_routes
+from passback.web import gradebook_routes, keys_routes, lti_routes, merge_routes
 
 
 def build() -> APIGatewayHttpResolver:
@@ -12,4 +12,5 @@ def build() -> APIGatewayHttpResolver:
     app.include_router(keys_routes.router)
     app.include_router(lti_routes.router)
     app.include_router(gradebook_routes.router)
+    app.include_router(merge_routes.router)
     return app

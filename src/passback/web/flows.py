@@ -7,6 +7,7 @@ that is also in the structured log (never the token).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from passback import container
@@ -43,6 +44,7 @@ def lti13_launch(http: HttpRequest, now: datetime) -> WebResponse:
         facts = container.lti13().launch(http, now)
     except LaunchRefused as error:
         return refused(error, http)
+    facts = replace(facts, tool_base_url=public_base_url(http))
     return after_launch(container.launches().launch(facts, now), facts, http, now)
 
 
@@ -51,6 +53,7 @@ def lti11_launch(http: HttpRequest, now: datetime) -> WebResponse:
         facts = container.lti11().launch(http, now)
     except LaunchRefused as error:
         return refused(error, http)
+    facts = replace(facts, tool_base_url=public_base_url(http))
     return after_launch(container.launches().launch(facts, now), facts, http, now)
 
 
