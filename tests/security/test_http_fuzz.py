@@ -91,7 +91,7 @@ def test_random_requests_to_every_route_never_get_a_5xx_and_always_say_what_fail
                 "text/plain; charset=utf-7",
                 "application/x-www-form-urlencoded; charset=latin-1",
             ]
-        ),  # fmt: skip
+        ),
         cookies=st.dictionaries(
             st.sampled_from([SESSION_COOKIE, "lti1p3-state", "other"]),
             st.one_of(st.sampled_from(sorted(genuine.values())), st.text(alphabet="abcXYZ019-_.=", max_size=300)),
@@ -101,6 +101,15 @@ def test_random_requests_to_every_route_never_get_a_5xx_and_always_say_what_fail
     )
     @example(  # was a 500: API Gateway base64-encodes a body without a text type; it was decoded as strict UTF-8
         method="GET", path="/lti13/login", query={}, body=b"\x80", content_type=None, cookies={}, forwarded_proto=None
+    )
+    @example(  # the genuine page, so the run always includes a request that gets through
+        method="GET",
+        path=f"/gradebook/{course.course_id}",
+        query={"s": genuine["s"]},
+        body=None,
+        content_type=None,
+        cookies={},
+        forwarded_proto="https",
     )
     def one(
         method: str,
