@@ -118,6 +118,9 @@ def _loads(body: str) -> Any:
         return json.loads(body)
     except json.JSONDecodeError as error:
         raise ValueError(f"the message body is not JSON: {error.msg} at position {error.pos}") from error
+    except RecursionError as error:
+        # Left uncaught this failed the record, so SQS redelivered it and then dead-lettered it with no reason.
+        raise ValueError("the message body is not a message: its JSON nests too deeply") from error
 
 
 class ReleaseRequest(_Message):

@@ -14,26 +14,72 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+# Each pattern's `keep` group (if any) stays; the rest of the match becomes "[redacted]".
 _SECRET_PATTERNS = (
-    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*"),
+    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*"),  # JWTs: id_tokens, assertions, sessions
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)(?P<keep>bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(
-        r"(?i)(oauth_signature|client_secret|client_assertion|access_token|id_token|secret)"
-        r"([\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]{4,}"
+        r"(?i)(?P<keep>(?:oauth_signature|client_secret|client_assertion|access_token|id_token|secret)"
+        r"[\"'\\]*\s*[=:]\s*(?:\{\s*[\"'\\]*S[\"'\\]*\s*:\s*)?[\"'\\]*)[^\s\"'&,}\\]{4,}"
     ),
+    # oauthlib logs each OAuth 1.0a signature it makes ("Signature: ..."); botocore logs SigV4 ones.
+    re.compile(r"(?i)(?P<keep>\bsignature:\s*)[A-Za-z0-9+/=%_-]{8,}"),
+    # A private JWK's members.
+    re.compile(r"(?P<keep>[\"'](?:d|p|q|dp|dq|qi)[\"']\s*:\s*[\"'])[A-Za-z0-9_-]{16,}"),
+    # A Secrets Manager document, whatever its keys are named (consumer keys map to shared secrets).
+    re.compile(r"(?P<keep>SecretString).*", re.DOTALL),
 )
+
+# Library loggers that dump whole request or response payloads at DEBUG. Those payloads carry
+# Secrets Manager documents, cached access tokens and learners' data in shapes no pattern can
+# know (a conditional delete names its token only as ":0"), so only the operation is kept.
+_PAYLOAD_DUMPS = {
+    "botocore.endpoint": "Making request for",
+    "botocore.parsers": "Response body",
+    "pynamodb.connection.base": "Calling",
+}
 
 
 def redact(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
-        if pattern.groups >= 2:
-            text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
-        elif pattern.groups == 1:
-            text = pattern.sub(lambda m: f"{m.group(1)}[redacted]", text)
+        if "keep" in pattern.groupindex:
+            text = pattern.sub(lambda m: f"{m.group('keep')}[redacted]", text)
         else:
             text = pattern.sub("[redacted]", text)
     return text
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    """Redact a record's message as it is made, whichever logger (ours or a library's) made it."""
+    if not isinstance(record.msg, str):
+        return  # powertools' structured messages: RedactSecrets handles their strings
+    prefix = _PAYLOAD_DUMPS.get(record.name)
+    if prefix is not None and record.msg.startswith(prefix):
+        operation = f" {record.args[0]}" if isinstance(record.args, tuple) and len(record.args) > 1 else ""
+        record.msg, record.args = f"{prefix}{operation} [payload not logged]", None
+        return
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):
+        message = f"{record.msg} {record.args!r}"
+    record.msg, record.args = redact(message), None
+    if record.exc_info and record.exc_info[0] is not None:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+
+
+_make_record = logging.getLogRecordFactory()
+
+
+def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _make_record(*args, **kwargs)
+    _redact_record(record)
+    return record
+
+
+# Process-wide, so that botocore, urllib3, oauthlib and pylti1p3 records are redacted even when an
+# operator turns the root logger to DEBUG; the filter below still covers our records' extras.
+logging.setLogRecordFactory(_redacting_record_factory)
 
 
 class RedactSecrets(logging.Filter):

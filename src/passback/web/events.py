@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -23,9 +26,21 @@ class RawCookie(Cookie):
         return self.raw
 
 
+def _body_text(event: APIGatewayProxyEventV2) -> str:
+    # API Gateway base64-encodes a body it does not take for text; powertools' decoded_body then
+    # decodes it as strict UTF-8, and a stray byte became a 500. Such a body is no form we accept,
+    # so undecodable bytes are replaced and the form checks refuse it in words.
+    if not event.is_base64_encoded:
+        return event.body or ""
+    try:
+        return base64.b64decode(event.body or "").decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return ""
+
+
 def request_of(event: APIGatewayProxyEventV2) -> HttpRequest:
     headers = {k.lower(): v for k, v in (event.headers or {}).items()}
-    body = event.decoded_body or ""
+    body = _body_text(event)
     if len(body) > MAX_BODY:
         body = ""
     cookies: dict[str, str] = {}
