@@ -35,7 +35,11 @@ class LocalStack:
 
 @contextmanager
 def local_stack(
-    *, platforms: int = 1, token_lifetime: int = 3600, clock: Callable[[], float] | None = None
+    *,
+    platforms: int = 1,
+    token_lifetime: int = 3600,
+    clock: Callable[[], float] | None = None,
+    install: Callable[[], None] | None = None,
 ) -> Iterator[list[LocalStack]]:
     """moto plus the whole stack, and `platforms` LMS emulators each registered as a 1.3 platform."""
     from moto import mock_aws
@@ -53,6 +57,8 @@ def local_stack(
     emulators: list[Any] = []
     try:
         with mock_aws():
+            if install is not None:
+                install()  # before any client exists, so hooks see every one
             template = Template(default_template_path())
             created = create_resources(template, base_url="http://127.0.0.1:9", endpoint_url=None)
             env = function_environment(template, created.refs)
