@@ -56,7 +56,7 @@ class Meter:
 METER = Meter()
 _params = threading.local()
 _gsi_keys: dict[str, list[str]] = {}
-_sizer: Any = None  # an unhooked client that reads items back to size updates
+_unhooked: dict[str, Any] = {}  # a client without the hooks, to read items back and size updates
 
 
 def item_size(item: dict[str, Any]) -> int:
@@ -122,8 +122,8 @@ def _after(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> 
         table = params.get("TableName", "")
         before = item_size(params.get("Item") or {})
         after_item = params.get("Item")
-        if op == "UpdateItem" and not failed and _sizer is not None:
-            found = _sizer.get_item(TableName=table, Key=params["Key"], ConsistentRead=True).get("Item")
+        if op == "UpdateItem" and not failed and "client" in _unhooked:
+            found = _unhooked["client"].get_item(TableName=table, Key=params["Key"], ConsistentRead=True).get("Item")
             after_item = found
         size = max(before, item_size(after_item or {}))
         wru = _write_units(size) + (0.0 if failed or op == "DeleteItem" else _gsi_writes(table, after_item))
@@ -135,9 +135,7 @@ def _after(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> 
     elif op == "TransactWriteItems":
         wru = 2.0 * len(params.get("TransactItems", []))
     reported = sum(
-        float(c.get("CapacityUnits", 0))
-        for c in _as_list(parsed.get("ConsumedCapacity"))
-        if isinstance(c, dict)
+        float(c.get("CapacityUnits", 0)) for c in _as_list(parsed.get("ConsumedCapacity")) if isinstance(c, dict)
     )
     with METER.lock:
         METER.calls[op] += 1
@@ -154,7 +152,6 @@ def _as_list(value: Any) -> list[Any]:
 
 def install() -> None:
     """Hook every DynamoDB client made from now on (call inside mock_aws, before the stack)."""
-    global _sizer
     original = botocore.session.Session.create_client
 
     def create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
@@ -164,14 +161,15 @@ def install() -> None:
             client.meta.events.register("after-call.dynamodb.*", _after)
         return client
 
-    _sizer = original(botocore.session.get_session(), "dynamodb", region_name="us-east-1")
+    _unhooked["client"] = original(botocore.session.get_session(), "dynamodb", region_name="us-east-1")
     botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
 
 
 def learn_indexes() -> None:
     """Which attributes put an item in a global secondary index, per table."""
-    for name in _sizer.list_tables()["TableNames"]:
-        described = _sizer.describe_table(TableName=name)["Table"]
+    sizer = _unhooked["client"]
+    for name in sizer.list_tables()["TableNames"]:
+        described = sizer.describe_table(TableName=name)["Table"]
         _gsi_keys[name] = [
             index["KeySchema"][0]["AttributeName"] for index in described.get("GlobalSecondaryIndexes", [])
         ]

@@ -64,11 +64,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     many = 20
 
     from course_setup import lti13_course
-    from stack_harness import activity, score
-
     from passback import container
     from passback.clock import utcnow
     from passback.domain.release import ReleasePolicy
+    from stack_harness import activity, score
 
     rows: list[list[Any]] = []
     result: dict[str, Any] = {}
@@ -127,7 +126,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         calls, rru, wru = measure(release)
         delivered = sum(1 for u in students if big.lms_grade(u, "link-c-00") == 70.0)
         assert delivered == learners, f"the release delivered {delivered} of {learners} grades"
-        rows.append([f"release, per learner (course of {learners})", _per(calls, learners), rru / learners, wru / learners])
+        rows.append(
+            [f"release, per learner (course of {learners})", _per(calls, learners), rru / learners, wru / learners]
+        )
 
     table(
         "DynamoDB per message (counted with botocore hooks; capacity computed from item sizes)",
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         [[r[0], _calls_text(r[1]), r[2], r[3]] for r in rows],
     )
     cost_rows = []
-    for label in (f"score, learner with 1 activity", f"score, learner with {many} activities"):
+    for label in ("score, learner with 1 activity", f"score, learner with {many} activities"):
         parts = dollars_per_million(result[label]["rru"], result[label]["wru"])
         result[label]["dollars_per_million"] = parts["total"]
         cost_rows.append([label, *(f"${v:.3f}" for v in parts.values())])
