@@ -6,8 +6,11 @@ to every call that accepts it, one remembers the call's parameters, one records 
 
 moto answers ConsumedCapacity with placeholder figures, so capacity is also computed the way
 DynamoDB bills it, from item sizes: reads in 4 KB units (half for eventually consistent),
-writes in 1 KB units of the larger of the item before and after, plus one write per global
-secondary index whose key the item carries (both indexes project only `kind`, so under 1 KB).
+writes in 1 KB units of the larger of the item before and after, plus, per global secondary
+index, what DynamoDB charges there: nothing when the write leaves the item's index key attributes
+and projected attributes (both indexes project keys + `kind`) as they were; one write when it adds
+the item to the index or removes it; two (a delete and a put) when it changes the index key.
+The item before the write is read just before the call with an unhooked client (not counted).
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ class Meter:
 
 METER = Meter()
 _params = threading.local()
-_gsi_keys: dict[str, list[str]] = {}
+# per table, per index: (key attributes, projected non-key attributes)
+_gsi_keys: dict[str, list[tuple[list[str], list[str] | None]]] = {}  # None: ProjectionType ALL
+_key_schema: dict[str, list[str]] = {}
 _unhooked: dict[str, Any] = {}  # a client without the hooks, to read items back and size updates
 
 
@@ -92,16 +97,43 @@ def _write_units(size: int) -> float:
     return float(max(1, math.ceil(size / 1024)))
 
 
-def _gsi_writes(table: str, item: dict[str, Any] | None) -> float:
-    if not item:
-        return 0.0
-    return float(sum(1 for key in _gsi_keys.get(table, []) if key in item))
+def _gsi_writes(table: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> float:
+    """Index writes DynamoDB bills for replacing `old` by `new` (either may be None)."""
+    old, new = old or {}, new or {}
+    units = 0.0
+    for keys, projected in _gsi_keys.get(table, []):
+        # An item is in an index only when it carries every key attribute of it.
+        was, now = all(k in old for k in keys), all(k in new for k in keys)
+        if not was and not now:
+            continue
+        if was != now:
+            units += 1.0  # the item enters or leaves the index
+        elif any(old.get(k) != new.get(k) for k in keys):
+            units += 2.0  # a key change is a delete of the old index entry plus a put of the new
+        elif (old != new) if projected is None else any(old.get(a) != new.get(a) for a in projected):
+            units += 1.0  # a projected attribute changed in place
+    return units
+
+
+def _old_item(op: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    if op not in _WRITES or "client" not in _unhooked:
+        return None
+    table = params.get("TableName", "")
+    key = params.get("Key")
+    if key is None and "Item" in params:
+        schema = _key_schema.get(table, [])
+        key = {name: params["Item"][name] for name in schema if name in params["Item"]}
+    if not key:
+        return None
+    found = _unhooked["client"].get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    return dict(found) if found else None
 
 
 def _provide(params: dict[str, Any], model: Any, **_: Any) -> None:
     if model.name in _CAPACITY_OPS:
         params.setdefault("ReturnConsumedCapacity", "TOTAL")
     _params.value = dict(params)
+    _params.old = _old_item(model.name, params)
 
 
 def _after(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
@@ -120,18 +152,21 @@ def _after(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> 
             rru += sum(_read_units(item_size(i), False) for i in items)
     elif op in _WRITES:
         table = params.get("TableName", "")
-        before = item_size(params.get("Item") or {})
+        old = getattr(_params, "old", None)
         after_item = params.get("Item")
         if op == "UpdateItem" and not failed and "client" in _unhooked:
             found = _unhooked["client"].get_item(TableName=table, Key=params["Key"], ConsistentRead=True).get("Item")
             after_item = found
-        size = max(before, item_size(after_item or {}))
-        wru = _write_units(size) + (0.0 if failed or op == "DeleteItem" else _gsi_writes(table, after_item))
+        if op == "DeleteItem":
+            after_item = None
+        size = max(item_size(old or {}), item_size(after_item or {}))
+        # A failed conditional write still costs its write units, but changes no index.
+        wru = _write_units(size) + (0.0 if failed else _gsi_writes(table, old, after_item))
     elif op == "BatchWriteItem":
         for table, requests in params.get("RequestItems", {}).items():
             for request in requests:
                 item = request.get("PutRequest", {}).get("Item")
-                wru += _write_units(item_size(item or {})) + _gsi_writes(table, item)
+                wru += _write_units(item_size(item or {})) + _gsi_writes(table, None, item)
     elif op == "TransactWriteItems":
         wru = 2.0 * len(params.get("TransactItems", []))
     reported = sum(
@@ -170,6 +205,13 @@ def learn_indexes() -> None:
     sizer = _unhooked["client"]
     for name in sizer.list_tables()["TableNames"]:
         described = sizer.describe_table(TableName=name)["Table"]
+        _key_schema[name] = [k["AttributeName"] for k in described["KeySchema"]]
         _gsi_keys[name] = [
-            index["KeySchema"][0]["AttributeName"] for index in described.get("GlobalSecondaryIndexes", [])
+            (
+                [k["AttributeName"] for k in index["KeySchema"]],
+                None
+                if index.get("Projection", {}).get("ProjectionType") == "ALL"
+                else list(index.get("Projection", {}).get("NonKeyAttributes", [])),
+            )
+            for index in described.get("GlobalSecondaryIndexes", [])
         ]

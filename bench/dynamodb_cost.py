@@ -22,16 +22,17 @@ import ddb_meter
 from common import local_stack, table
 
 # AWS list prices, us-east-1, on demand (2025): the assumptions the cost model rests on.
-LAMBDA_PER_REQUEST = 0.20 / 1e6
+LAMBDA_PER_REQUEST = 0.20 / 1e6  # arm64, per invocation
 LAMBDA_ARM_PER_GB_SECOND = 0.0000133334
-DDB_PER_WRU = 0.625 / 1e6
-DDB_PER_RRU = 0.125 / 1e6
-SQS_PER_REQUEST = 0.40 / 1e6
-MEMORY_GB = 512 / 1024  # the template's MemorySize for every function
+DDB_PER_WRU = 0.625 / 1e6  # on-demand write request unit
+DDB_PER_RRU = 0.125 / 1e6  # on-demand read request unit
+SQS_PER_REQUEST = 0.40 / 1e6  # standard queue, per request of up to 10 messages (64 KB chunks)
+MEMORY_GB = 512 / 1024  # infra/template.yaml, Globals.Function.MemorySize
 BILLED_MS_PER_MESSAGE = 60.0  # handler work plus one LMS round trip shared by a batch; see docs/performance.md
-MESSAGES_PER_BATCH = 1.0  # worst case: a quiet queue hands Lambda one message at a time
-# Per message: the product's SendMessage, Lambda's ReceiveMessage and DeleteMessageBatch per batch.
-SQS_REQUESTS_PER_MESSAGE = 1.0 + 2.0 / MESSAGES_PER_BATCH
+MESSAGES_PER_BATCH = 10.0  # infra/template.yaml: the score function's SQS event source has BatchSize 10
+# Per message: the product's SendMessageBatch, and Lambda's ReceiveMessage and DeleteMessageBatch,
+# each carrying 10 messages.
+SQS_REQUESTS_PER_MESSAGE = 3.0 / MESSAGES_PER_BATCH
 
 
 def measure(run: Any) -> tuple[dict[str, int], float, float]:
