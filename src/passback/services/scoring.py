@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections import defaultdict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +35,7 @@ from passback.ids import platform_id, platform_key_lti11, platform_key_lti13
 from passback.messages import ActivityMessage, LearnerRef, ScoreMessage, parse_product_message
 from passback.observability import count, logger
 from passback.queues import Queues
+from passback.services.pool import run_all
 from passback.services.sync import SyncService
 
 # An activity unknown on first delivery may still be on its way; give up after this many receives.
@@ -269,27 +268,6 @@ class ScoringService:
             on_error=lambda key, error: crashed.update(_logged(result.touched[key], key, error)),
         )
         return crashed
-
-
-def run_all(
-    items: list[Any], work: Callable[[Any], None], workers: int, *, on_error: Callable[[Any, Exception], None]
-) -> None:
-    """Run work over items on a small thread pool; errors go to on_error, never lost."""
-    if not items:
-        return
-    if len(items) == 1 or workers <= 1:
-        for item in items:
-            try:
-                work(item)
-            except Exception as error:
-                on_error(item, error)
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        futures = {pool.submit(work, item): item for item in items}
-        for future, item in futures.items():
-            failure = future.exception()
-            if isinstance(failure, Exception):
-                on_error(item, failure)
 
 
 def _logged(message_ids: set[str], key: tuple[str, str], error: Exception) -> set[str]:

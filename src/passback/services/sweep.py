@@ -15,7 +15,7 @@ from passback.data.courses import CourseRepository
 from passback.domain.records import CourseRecord
 from passback.observability import count, logger
 from passback.services.jobs import CourseJobs
-from passback.services.scoring import run_all
+from passback.services.pool import run_all
 from passback.services.sync import SyncService
 
 
