@@ -106,6 +106,11 @@ _metrics_lock = threading.Lock()
 def count(name: str, value: float = 1, unit: str = "Count") -> None:
     """Add to a metric; safe from the worker threads that sync cells in parallel."""
     from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+    # powertools' add_metric prints the set to stdout by itself once a metric holds 100 values,
+    # without checking POWERTOOLS_METRICS_DISABLED (only flush_metrics checks it): so check here.
+    if is_metrics_disabled():
+        return
     with _metrics_lock:
         metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
