@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from passback.tool_keys import ToolKeys
 
 
+# Course-job workers per LMS slot (see jobs()).
+JOB_WORKERS_PER_SLOT = 4
+
+
 @cache
 def tool_keys() -> ToolKeys:
     from passback.data.secret_store import SecretDocument
@@ -192,7 +196,10 @@ def scoring() -> ScoringService:
 def jobs() -> CourseJobs:
     from passback.services.jobs import CourseJobs
 
-    return CourseJobs(courses(), enrollments(), grades(), sync(), queues(), workers=get_settings().platform_concurrency)
+    # More workers than the platform's cap: while up to `cap` wait on the LMS (the gate holds the
+    # rest), the others do their DynamoDB reads and writes, so the LMS is never left idle.
+    cap = get_settings().platform_concurrency
+    return CourseJobs(courses(), enrollments(), grades(), sync(), queues(), workers=cap * JOB_WORKERS_PER_SLOT)
 
 
 @cache

@@ -8,11 +8,16 @@ replaced before the record is written.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.metrics import Metrics
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 # Each pattern's `keep` group (if any) stays; the rest of the match becomes "[redacted]".
 _SECRET_PATTERNS = (
@@ -101,7 +106,44 @@ def _as_tuple(args: Any) -> tuple[Any, ...]:
 logger = Logger(service="passback")
 logger.addFilter(RedactSecrets())
 metrics = Metrics(namespace="Passback", service="passback")
-tracer = Tracer(service="passback")
+
+
+class TracerLike(Protocol):
+    """The part of powertools' Tracer the handlers use."""
+
+    def capture_lambda_handler(self, handler: _F) -> _F: ...
+
+    def capture_method(self, method: _F) -> _F: ...
+
+
+class _NoTracer:
+    """Stands in for powertools' Tracer when detailed tracing is off.
+
+    Building a Tracer imports aws_xray_sdk (about 400 ms of a cold start) even when it is
+    disabled; Lambda's own segments (Tracing: Active) need none of it.
+    """
+
+    def capture_lambda_handler(self, handler: _F) -> _F:
+        return handler
+
+    def capture_method(self, method: _F) -> _F:
+        return method
+
+
+def tracing_enabled() -> bool:
+    """The template's DetailedTracing parameter, through powertools' own switch."""
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in ("true", "1", "yes", "on")
+
+
+def _tracer() -> TracerLike:
+    if not tracing_enabled():
+        return _NoTracer()
+    from aws_lambda_powertools import Tracer
+
+    return cast(TracerLike, Tracer(service="passback"))
+
+
+tracer = _tracer()
 
 
 _metrics_lock = threading.Lock()
@@ -110,6 +152,11 @@ _metrics_lock = threading.Lock()
 def count(name: str, value: float = 1, unit: str = "Count") -> None:
     """Add to a metric; safe from the worker threads that sync cells in parallel."""
     from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+    # powertools' add_metric prints the set to stdout by itself once a metric holds 100 values,
+    # without checking POWERTOOLS_METRICS_DISABLED (only flush_metrics checks it): so check here.
+    if is_metrics_disabled():
+        return
     with _metrics_lock:
         metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)

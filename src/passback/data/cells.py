@@ -64,6 +64,23 @@ class CellRepository:
             if isinstance(item, Cell)
         }
 
+    def for_learners(self, course_id: str, learner_ids: list[str]) -> dict[str, dict[str, CellRecord]]:
+        """Every cell of these learners in one course, per learner, in one paginated Query.
+
+        Cells sort as `X#<learner>#<link>`, so the cells of a page of enrollments (which sort as
+        `E#<learner>`, in the same learner order) are one contiguous range; cells of learners in the
+        range but not asked for are dropped.
+        """
+        found: dict[str, dict[str, CellRecord]] = {learner_id: {} for learner_id in learner_ids}
+        if not learner_ids:
+            return found
+        low, high = min(learner_ids), max(learner_ids)
+        # "$" sorts just after "#", so the range ends after every `X#<high>#...` key.
+        for item in Cell.query(f"C#{course_id}", Cell.sk.between(f"X#{low}#", f"X#{high}$")):
+            if isinstance(item, Cell) and item.learner_id in found:
+                found[item.learner_id][item.link_id] = cell_record(item)
+        return found
+
     def save(self, cell: CellRecord) -> CellRecord:
         """Write the cell if nobody wrote it since it was read; raises Conflict otherwise."""
         retrying = cell.status == CellStatus.RETRYING and cell.next_attempt_at is not None

@@ -25,7 +25,7 @@ from typing import Any
 from passback.local.gateway import Gateway
 from passback.local.poller import QueuePoller
 from passback.local.runtime import LocalFunction
-from passback.local.template import Route, Template, default_template_path, resolve
+from passback.local.template import Route, Template, condition_refs, default_template_path, resolve
 
 STACK_NAME = "passback-local"
 REGION = "us-east-1"
@@ -114,6 +114,7 @@ def create_resources(template: Template, *, base_url: str, endpoint_url: str | N
     for name, spec in (template.data.get("Parameters") or {}).items():
         refs[name] = str(spec.get("Default", ""))
     refs["PublicBaseUrl"] = base_url
+    refs.update(condition_refs(template.data, refs))
     tables: dict[str, str] = {}
     for logical_id, props in template.tables().items():
         table_name = str(resolve(props["TableName"], refs))

@@ -168,11 +168,36 @@ class Template:
         return found
 
 
+def condition_refs(data: dict[str, Any], refs: dict[str, str]) -> dict[str, str]:
+    """The template's Conditions evaluated on `refs` (parameter defaults), as `Condition:<name>` refs."""
+    conditions = data.get("Conditions") or {}
+
+    def truth(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "Condition" in node:
+                return truth(conditions[node["Condition"]])
+            if "Fn::Equals" in node:
+                left, right = (str(resolve(v, refs)) for v in node["Fn::Equals"])
+                return left == right
+            if "Fn::Not" in node:
+                return not truth(node["Fn::Not"][0])
+            if "Fn::And" in node:
+                return all(truth(v) for v in node["Fn::And"])
+            if "Fn::Or" in node:
+                return any(truth(v) for v in node["Fn::Or"])
+        return node
+
+    return {f"Condition:{name}": "true" if truth(node) else "false" for name, node in conditions.items()}
+
+
 def resolve(value: Any, refs: dict[str, str]) -> Any:
-    """Resolve Ref and Sub (with ${Name} and ${AWS::StackName}) against known names."""
+    """Resolve Ref, Sub (with ${Name} and ${AWS::StackName}) and If against known names."""
     if isinstance(value, dict):
         if "Ref" in value:
             return refs.get(str(value["Ref"]), "")
+        if "Fn::If" in value:
+            name, when_true, when_false = value["Fn::If"]
+            return resolve(when_true if refs.get(f"Condition:{name}") == "true" else when_false, refs)
         if "Fn::Sub" in value:
             text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
             return re.sub(r"\$\{([\w:.]+)\}", lambda m: refs.get(m.group(1), m.group(0)), str(text))

@@ -20,7 +20,7 @@ from passback.messages import CourseJob
 from passback.observability import count, logger
 from passback.queues import Queues
 from passback.services.grades import CourseGrades
-from passback.services.scoring import run_all
+from passback.services.pool import run_all
 from passback.services.sync import SyncService
 
 CHUNK = 100
@@ -112,6 +112,9 @@ class CourseJobs:
         forced = job.kind == "resync"
         regrade = job.kind == "regrade"
         failures: list[tuple[Any, Exception]] = []
+        # One Query for the whole chunk's cells instead of one per learner (regrade and single-learner
+        # jobs too: the cells of a learner are the same range either way).
+        cells = self.sync.cells.for_learners(course.course_id, [e.learner_id for e in learners if not e.is_instructor])
 
         def work(enrollment: EnrollmentRecord) -> None:
             if enrollment.is_instructor:
@@ -122,7 +125,13 @@ class CourseJobs:
                     self.grades.regrade(course, enrollment.learner_id, now, activity_id=job.activity_id) or enrollment
                 )
             self.sync.sync_learner(
-                course, enrollment.learner_id, now, link_ids=link_ids, forced=forced, enrollment=current
+                course,
+                enrollment.learner_id,
+                now,
+                link_ids=link_ids,
+                forced=forced,
+                enrollment=current,
+                cells=cells.get(enrollment.learner_id),
             )
 
         run_all(learners, work, self.workers, on_error=lambda item, error: failures.append((item, error)))

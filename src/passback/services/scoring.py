@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections import defaultdict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,11 +30,12 @@ from passback.data.learners import LearnerRepository
 from passback.data.progress import ProgressRepository
 from passback.domain.grading import course_grade
 from passback.domain.progress import ScoreReport, progress_belongs_to_the_learner
-from passback.domain.records import CourseRecord, GradeEntry
+from passback.domain.records import CourseRecord, EnrollmentRecord, GradeEntry
 from passback.ids import platform_id, platform_key_lti11, platform_key_lti13
 from passback.messages import ActivityMessage, LearnerRef, ScoreMessage, parse_product_message
 from passback.observability import count, logger
 from passback.queues import Queues
+from passback.services.pool import run_all
 from passback.services.sync import SyncService
 
 # An activity unknown on first delivery may still be on its way; give up after this many receives.
@@ -66,12 +65,15 @@ class Applied:
 
     learner_id: str | None = None
     course_ids: frozenset[str] = frozenset()
+    # The enrollments as this message left them, so the sync need not read them again.
+    enrollments: tuple[EnrollmentRecord, ...] = ()
 
 
 @dataclass
 class BatchResult:
     touched: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     origins: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    enrollments: dict[tuple[str, str], EnrollmentRecord] = field(default_factory=dict)
 
 
 class ScoringService:
@@ -168,13 +170,19 @@ class ScoringService:
         else:
             raise Conflict(f"progress {learner_id}/{message.activity_id} kept changing")
         minimum = int(activity.min_questions)
+        stored: list[EnrollmentRecord] = []
         for course in courses:
             placed = course.activities[message.activity_id]
             grade = course_grade(current.tally_for_course(course.course_id), minimum, placed.gau, now)
-            self.enrollments.set_grades(
+            # set_grades writes only when the entry is newer than the stored one (a duplicate writes nothing).
+            record = self.enrollments.set_grades(
                 course.course_id, learner_id, {placed.idx: GradeEntry.of(grade, current.version)}
             )
-        return Applied(learner_id=learner_id, course_ids=frozenset(c.course_id for c in courses))
+            if record is not None:
+                stored.append(record)
+        return Applied(
+            learner_id=learner_id, course_ids=frozenset(c.course_id for c in courses), enrollments=tuple(stored)
+        )
 
     def _courses_with_activity(self, learner_id: str, activity_id: str, cache: dict[str, Any]) -> list[CourseRecord]:
         found = []
@@ -239,6 +247,9 @@ class ScoringService:
             key = (course_id, applied.learner_id)
             result.touched[key].add(record.message_id)
             result.origins[key] = min(origin, result.origins.get(key, origin))
+        for enrollment in applied.enrollments:
+            # Messages of a batch are applied in order, so the last record seen is the newest written here.
+            result.enrollments[(enrollment.course_id, enrollment.learner_id)] = enrollment
 
     def _dead_letter(self, record: Any, reason: str, detail: str) -> None:
         logger.warning(
@@ -256,7 +267,9 @@ class ScoringService:
             course_id, learner_id = key
             course = course_cache.get(course_id) or self.courses.get(course_id)
             if course is not None:
-                self.sync.sync_learner(course, learner_id, now, origin=result.origins.get(key))
+                self.sync.sync_learner(
+                    course, learner_id, now, origin=result.origins.get(key), enrollment=result.enrollments.get(key)
+                )
 
         run_all(
             list(result.touched),
@@ -265,27 +278,6 @@ class ScoringService:
             on_error=lambda key, error: crashed.update(_logged(result.touched[key], key, error)),
         )
         return crashed
-
-
-def run_all(
-    items: list[Any], work: Callable[[Any], None], workers: int, *, on_error: Callable[[Any, Exception], None]
-) -> None:
-    """Run work over items on a small thread pool; errors go to on_error, never lost."""
-    if not items:
-        return
-    if len(items) == 1 or workers <= 1:
-        for item in items:
-            try:
-                work(item)
-            except Exception as error:
-                on_error(item, error)
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        futures = {pool.submit(work, item): item for item in items}
-        for future, item in futures.items():
-            failure = future.exception()
-            if isinstance(failure, Exception):
-                on_error(item, failure)
 
 
 def _logged(message_ids: set[str], key: tuple[str, str], error: Exception) -> set[str]:

@@ -16,7 +16,7 @@ from passback.domain.records import CourseRecord
 from passback.observability import count, logger
 from passback.services.jobs import CourseJobs
 from passback.services.merges import MergeService
-from passback.services.scoring import run_all
+from passback.services.pool import run_all
 from passback.services.sync import SyncService
 
 

@@ -101,8 +101,13 @@ class SyncService:
         forced: bool = False,
         enrollment: EnrollmentRecord | None = None,
         origin: datetime | None = None,
+        cells: dict[str, CellRecord] | None = None,
     ) -> list[SyncOutcome]:
-        """Sync one learner's cells in one course (all links, or just `link_ids`)."""
+        """Sync one learner's cells in one course (all links, or just `link_ids`).
+
+        `cells` are the learner's cells by link when the caller read them already (a chunk's
+        cells in one Query); a stale one only costs a Conflict and a fresh read.
+        """
         enrollment = enrollment or self.enrollments.get(course.course_id, learner_id)
         if enrollment is None or enrollment.is_instructor:
             return []
@@ -110,7 +115,8 @@ class SyncService:
         links = [link for link in course.links.values() if wanted is None or link.link_id in wanted]
         if not links:
             return []
-        cells = self.cells.for_learner(course.course_id, learner_id)
+        if cells is None:
+            cells = self.cells.for_learner(course.course_id, learner_id)
         return [
             self.sync_cell(course, link, enrollment, cells.get(link.link_id), now, forced=forced, origin=origin)
             for link in links
