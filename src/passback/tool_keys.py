@@ -106,7 +106,15 @@ class ToolKeys:
         with self._lock:
             if self._jwks is not None and time.monotonic() - self._jwks[0] < _JWKS_CACHE_SECONDS:
                 return self._jwks[1]
-        keys = [json.loads(item.public_jwk) for item in ToolKey.query("TOOLKEY") if isinstance(item, ToolKey)]
+        try:
+            keys = [json.loads(item.public_jwk) for item in ToolKey.query("TOOLKEY") if isinstance(item, ToolKey)]
+        except Exception:
+            # A throttled or failed read must not make LMSs refuse our tokens: an older key set
+            # is still right unless a rotation happened within the cache period.
+            with self._lock:
+                if self._jwks is not None:
+                    return self._jwks[1]
+            raise
         value = {"keys": keys}
         with self._lock:
             self._jwks = (time.monotonic(), value)

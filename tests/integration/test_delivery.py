@@ -68,6 +68,31 @@ def test_an_lms_failing_for_thirty_minutes_receives_every_grade_within_the_hour(
         assert any(a.outcome == "retryable" for a in cell.history)
 
 
+def test_rule10_a_refused_token_request_is_retried_and_asked_once_for_the_whole_course(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    # The LMS could not fetch the tool's key set for a moment: its token endpoint says invalid_client.
+    course = lti13_course(stack, lms, students=("sam", "ria", "lee"))
+    clock.advance(hours=2)  # every cached token has expired
+    lms.faults.fail(status=401, target="token", body='{"error": "invalid_client"}')
+    lms.reset_counters()
+    stack.send_messages([score(course.ref(u), "quiz-1", 2, 70.0, clock.now) for u in ("sam", "ria", "lee")])
+    stack.drain()
+    for user in ("sam", "ria", "lee"):
+        cell = course.cell(user, "link-quiz-1")
+        assert cell.status == "retrying"
+        assert "refused an access token" in cell.message
+    assert lms.counters["token"] == 1  # remembered: the other cells did not ask again
+    assert lms.counters.get("score", 0) == 0
+    lms.faults.clear()
+    start = clock.now
+    sweep_every(stack, clock, 5, timedelta(minutes=20), start)
+    for user in ("sam", "ria", "lee"):
+        assert course.lms_grade(user, "link-quiz-1") == 70.0
+        assert course.cell(user, "link-quiz-1").status == "synced"
+    assert lms.counters["token"] == 2
+
+
 def test_an_lms_down_for_over_an_hour_leaves_gave_up_cells_that_a_resync_delivers(
     stack: Stack, lms: Any, clock: Any
 ) -> None:

@@ -1,7 +1,12 @@
 """AGS access tokens: client credentials with a JWT assertion signed by the tool's key.
 
 Cached in memory and in DynamoDB (shared by every instance), used until a minute before
-`expires_in`, and refreshed once when the LMS answers 401. pylti1p3's service connector
+`expires_in`, and refreshed once when the LMS answers 401.
+
+A refused token request is retried (rule 10), never shown as a permanent LMS error: the score
+was never presented, and the usual causes pass (the LMS could not fetch our key set a moment,
+a key rotation is propagating, clocks disagree). The refusal is remembered for a short while
+so a course full of retrying cells asks the token endpoint once, not once per cell. pylti1p3's service connector
 caches tokens without expiry and sets no timeouts, which is why this is not built on it.
 """
 
@@ -15,11 +20,13 @@ from datetime import datetime
 
 from passback.clock import utcnow
 from passback.data.tokens import AccessTokenStore, StoredToken, expired
+from passback.domain.delivery import FailureKind
 from passback.lms.errors import LmsError, lms_message
 from passback.lms.http import Http, PlatformGate, retry_after_seconds
 from passback.tool_keys import ToolKeys
 
 MARGIN_SECONDS = 60.0
+REFUSAL_MEMORY_SECONDS = 30.0
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -39,6 +46,7 @@ class TokenCache:
         self._keys = keys
         self._memory: dict[str, StoredToken] = {}
         self._locks: dict[str, threading.Lock] = {}
+        self._refusals: dict[str, tuple[float, LmsError]] = {}
         self._lock = threading.Lock()
         self.requests_made = 0
 
@@ -62,7 +70,16 @@ class TokenCache:
             if stored is not None and not expired(stored, now, MARGIN_SECONDS):
                 self._memory[key] = stored
                 return stored.access_token
-            fresh = self._fetch(endpoint, scopes, now)
+            refusal = self._refusals.get(key)
+            if refusal is not None and now.timestamp() < refusal[0]:
+                raise LmsError(refusal[1].message, status=refusal[1].status, kind=FailureKind.RETRYABLE, deferred=True)
+            try:
+                fresh = self._fetch(endpoint, scopes, now)
+            except LmsError as error:
+                if error.status is not None and error.status != 429:
+                    self._refusals[key] = (now.timestamp() + REFUSAL_MEMORY_SECONDS, error)
+                raise
+            self._refusals.pop(key, None)
             self._memory[key] = fresh
             self._store.put(key, fresh, " ".join(scopes))
             return fresh.access_token
@@ -115,6 +132,7 @@ class TokenCache:
             raise LmsError(
                 f"The LMS refused an access token: {detail}",
                 status=response.status_code,
+                kind=FailureKind.RETRYABLE,
                 retry_after=retry_after_seconds(response),
             )
         try:
@@ -122,5 +140,7 @@ class TokenCache:
             token = str(body["access_token"])
             lifetime = float(body.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError) as error:
-            raise LmsError("The LMS's token answer was not the JSON OAuth2 expects.", status=200) from error
+            raise LmsError(
+                "The LMS's token answer was not the JSON OAuth2 expects.", status=200, kind=FailureKind.RETRYABLE
+            ) from error
         return StoredToken(access_token=token, expires_at=now.timestamp() + lifetime)
