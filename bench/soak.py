@@ -56,9 +56,13 @@ def main() -> int:
     from passback.local.template import Template, default_template_path
 
     logging.getLogger("passback").setLevel(logging.WARNING)
+    sys.path.insert(0, str(ROOT / "bench"))
+    from common import fast_moto
+
     with mock_aws(), LmsEmulator(mode="canvas") as lms:
         template = Template(default_template_path())
         created = create_resources(template, base_url="http://127.0.0.1:9", endpoint_url=None)
+        fast_moto()  # moto's response serializer, not Passback, would otherwise dominate (see bench/common.py)
         os.environ.update(function_environment(template, created.refs))
         container.reset()
         container.tool_keys().ensure_key(datetime.now(UTC))
