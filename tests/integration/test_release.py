@@ -287,9 +287,7 @@ def test_a_release_that_crashes_half_way_resumes_on_redelivery_and_sends_nothing
             raise RuntimeError("the release function died here")
         return result
 
-    with mock.patch.object(
-        SyncService, "sync_learner", autospec=True, side_effect=crash_once_mid_release
-    ):
+    with mock.patch.object(SyncService, "sync_learner", autospec=True, side_effect=crash_once_mid_release):
         container.jobs().request("release", course.course_id, clock.now, activity_id="quiz-1")
         stack.drain()
     assert crashed
