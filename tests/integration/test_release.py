@@ -39,25 +39,6 @@ def two_quiz_course(stack: Stack, lms: Any, students: tuple[str, ...] = STUDENTS
     return lti13_course(stack, lms, students=students, activities=(("quiz-1", 1), ("quiz-2", 1)))
 
 
-def test_rule8_manual_policy_sends_nothing_until_release_then_each_grade_once(
-    stack: Stack, lms: Any, clock: Any
-) -> None:
-    course = lti13_course(stack, lms, students=STUDENTS)
-    container.course_settings().set_policy(course.course_id, ReleasePolicy.MANUAL, None, now=clock.now)
-    stack.send_messages([score(course.ref(u), "quiz-1", 2, 60.0 + i, clock.now) for i, u in enumerate(STUDENTS)])
-    stack.drain()
-    assert posts(lms) == Counter()
-    assert {course.cell(u, "link-quiz-1").status for u in STUDENTS} == {"not released"}
-
-    container.jobs().request("release", course.course_id, clock.now, activity_id="quiz-1")
-    stack.drain()
-    assert posts(lms) == Counter({(u, "link-quiz-1", 60.0 + i): 1 for i, u in enumerate(STUDENTS)})
-
-    container.jobs().request("release", course.course_id, clock.now, activity_id="quiz-1")
-    stack.drain()
-    assert sum(posts(lms).values()) == len(STUDENTS)
-
-
 def test_rule7_two_sweeps_at_once_give_each_learner_without_a_grade_one_zero_even_on_an_unopened_link(
     stack: Stack, lms: Any, clock: Any
 ) -> None:
@@ -167,83 +148,6 @@ def test_rule8_immediate_is_the_default_policy_and_a_deployment_can_change_it(
     assert course.cell("sam", "link-quiz-1").status == "not released"
 
 
-def test_rule8_at_date_policy_releases_through_the_schedule_once_the_clock_passes_the_date(
-    stack: Stack, lms: Any, clock: Any
-) -> None:
-    course = lti13_course(stack, lms, students=("sam", "ria"))
-    container.course_settings().set_policy(
-        course.course_id, ReleasePolicy.AT_DATE, clock.now + timedelta(days=2), now=clock.now
-    )
-    stack.send_messages([score(course.ref(u), "quiz-1", 2, 66.0, clock.now) for u in ("sam", "ria")])
-    stack.drain()
-    clock.advance(days=1)
-    assert stack.sweep()["releases"] == 0
-    stack.drain()
-    assert posts(lms) == Counter()
-    clock.advance(days=1, seconds=1)
-    assert stack.sweep()["releases"] == 1
-    stack.drain()
-    assert posts(lms) == Counter({("sam", "link-quiz-1", 66.0): 1, ("ria", "link-quiz-1", 66.0): 1})
-    assert stack.sweep()["releases"] == 0
-
-
-def test_rule8_after_gau_policy_releases_grades_and_zeros_when_the_deadline_passes(
-    stack: Stack, lms: Any, clock: Any
-) -> None:
-    course = lti13_course(stack, lms, students=("sam", "ria"))
-    container.course_settings().set_policy(course.course_id, ReleasePolicy.AFTER_GAU, None, now=clock.now)
-    container.course_settings().set_gau(course.course_id, "quiz-1", clock.now + timedelta(hours=3), clock.now)
-    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 90.0, clock.now)])
-    stack.drain()
-    clock.advance(hours=2)
-    stack.sweep()
-    stack.drain()
-    assert posts(lms) == Counter()
-    clock.advance(hours=2)
-    stack.sweep()
-    stack.drain()
-    assert posts(lms) == Counter({("sam", "link-quiz-1", 90.0): 1, ("ria", "link-quiz-1", 0.0): 1})
-
-
-def test_rule8_a_course_without_a_deadline_under_after_gau_sends_nothing(stack: Stack, lms: Any, clock: Any) -> None:
-    course = lti13_course(stack, lms, students=("sam",))
-    container.course_settings().set_policy(course.course_id, ReleasePolicy.AFTER_GAU, None, now=clock.now)
-    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 90.0, clock.now)])
-    stack.drain()
-    clock.advance(days=30)
-    stack.sweep()
-    stack.drain()
-    assert posts(lms) == Counter()
-    assert course.cell("sam", "link-quiz-1").status == "not released"
-
-
-@pytest.mark.parametrize("scope", ["cell", "activity", "course"])
-def test_rule10_resync_of_a_cell_an_activity_or_a_course_clears_the_backoff_and_sends_now(
-    stack: Stack, lms: Any, clock: Any, scope: str
-) -> None:
-    course = lti13_course(stack, lms, students=("sam", "ria"))
-    lms.faults.fail(status=503, target="score", body="Service Unavailable")
-    stack.send_messages([score(course.ref(u), "quiz-1", 2, 72.0, clock.now) for u in ("sam", "ria")])
-    stack.drain()
-    retry_at = course.cell("sam", "link-quiz-1").next_attempt_at
-    assert course.cell("sam", "link-quiz-1").status == "retrying"
-    assert retry_at > clock.now
-    lms.faults.clear()
-    link = course.cell("sam", "link-quiz-1").link_id
-    scoped: dict[str, Any] = {
-        "cell": {"learner_id": course.learners["sam"], "link_id": link},
-        "activity": {"activity_id": "quiz-1"},
-        "course": {},
-    }[scope]
-    container.jobs().request("resync", course.course_id, clock.now, **scoped)
-    stack.drain()  # no sweep and no time passing: the resync itself sends
-    assert clock.now < retry_at
-    assert course.lms_grade("sam", "link-quiz-1") == 72.0
-    assert course.cell("sam", "link-quiz-1").status == "synced"
-    ria = course.cell("ria", "link-quiz-1")
-    assert (ria.status == "synced") is (scope != "cell")
-
-
 def test_sweeps_are_bounded_per_run_and_finish_the_rest_on_later_runs(stack: Stack, lms: Any, clock: Any) -> None:
     activities = tuple((f"quiz-{i}", 1) for i in range(1, 6))
     course = lti13_course(stack, lms, students=("sam", "ria", "lee"), activities=activities)
@@ -315,60 +219,6 @@ def _queue_down_once() -> Any:
     return mock.patch.object(Queues, "send_job", autospec=True, side_effect=send_job)
 
 
-def test_rule7_a_sweep_that_cannot_queue_the_zeros_leaves_the_deadline_for_the_next_sweep(
-    stack: Stack, lms: Any, clock: Any
-) -> None:
-    course = lti13_course(stack, lms, students=("sam", "ria"))
-    container.course_settings().set_gau(course.course_id, "quiz-1", clock.now + timedelta(minutes=5), clock.now)
-    clock.advance(minutes=10)
-    with _queue_down_once():
-        assert container.sweeper().deadlines(clock.now) == 0
-    stack.sweep()
-    stack.drain()
-    assert posts(lms) == Counter({("sam", "link-quiz-1", 0.0): 1, ("ria", "link-quiz-1", 0.0): 1})
-
-
-def test_rule8_a_sweep_that_cannot_queue_a_dated_release_leaves_it_for_the_next_sweep(
-    stack: Stack, lms: Any, clock: Any
-) -> None:
-    course = lti13_course(stack, lms, students=("sam",))
-    container.course_settings().set_policy(
-        course.course_id, ReleasePolicy.AT_DATE, clock.now + timedelta(hours=1), now=clock.now
-    )
-    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 58.0, clock.now)])
-    stack.drain()
-    clock.advance(hours=2)
-    with _queue_down_once():
-        assert container.sweeper().releases(clock.now) == 0
-    stack.sweep()
-    stack.drain()
-    assert posts(lms) == Counter({("sam", "link-quiz-1", 58.0): 1})
-
-
-def test_rule8_two_sweeps_at_once_release_a_dated_course_once(stack: Stack, lms: Any, clock: Any) -> None:
-    course = lti13_course(stack, lms, students=("sam", "ria"))
-    container.course_settings().set_policy(
-        course.course_id, ReleasePolicy.AT_DATE, clock.now + timedelta(hours=1), now=clock.now
-    )
-    stack.send_messages([score(course.ref(u), "quiz-1", 2, 61.0, clock.now) for u in ("sam", "ria")])
-    stack.drain()
-    clock.advance(hours=2)
-    sweeper = container.sweeper()
-    start = threading.Barrier(2)
-
-    def sweep() -> None:
-        start.wait()
-        sweeper.releases(clock.now)
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    stack.drain()
-    assert posts(lms) == Counter({("sam", "link-quiz-1", 61.0): 1, ("ria", "link-quiz-1", 61.0): 1})
-
-
 def test_rule8_switching_a_manual_course_to_immediate_sends_what_it_now_releases(
     stack: Stack, lms: Any, clock: Any
 ) -> None:
@@ -384,3 +234,117 @@ def test_rule8_switching_a_manual_course_to_immediate_sends_what_it_now_releases
     settings.set_policy(course.course_id, ReleasePolicy.IMMEDIATE, None, now=clock.now)
     stack.drain()
     assert sum(posts(lms).values()) == 2
+
+
+def _at_once(work: Any) -> None:
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        start.wait()
+        work()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_rule8_at_date_policy_releases_through_the_schedule_once_the_date_passes_even_with_two_sweeps(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    course = lti13_course(stack, lms, students=("sam", "ria"))
+    release_at = clock.now + timedelta(days=2)
+    container.course_settings().set_policy(course.course_id, ReleasePolicy.AT_DATE, release_at, now=clock.now)
+    stack.send_messages([score(course.ref(u), "quiz-1", 2, 66.0, clock.now) for u in ("sam", "ria")])
+    stack.drain()
+    clock.advance(days=1)
+    assert stack.sweep()["releases"] == 0
+    stack.drain()
+    assert posts(lms) == Counter()
+    clock.advance(days=1, seconds=1)
+    sweeper = container.sweeper()
+    _at_once(lambda: sweeper.releases(clock.now))
+    stack.drain()
+    assert posts(lms) == Counter({("sam", "link-quiz-1", 66.0): 1, ("ria", "link-quiz-1", 66.0): 1})
+    assert stack.sweep()["releases"] == 0
+
+
+def test_rule8_after_gau_policy_releases_an_activity_with_its_zeros_when_its_deadline_passes_and_no_other(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    course = two_quiz_course(stack, lms, students=("sam", "ria"))
+    settings = container.course_settings()
+    settings.set_policy(course.course_id, ReleasePolicy.AFTER_GAU, None, now=clock.now)
+    settings.set_gau(course.course_id, "quiz-1", clock.now + timedelta(hours=3), clock.now)
+    stack.send_messages([score(course.ref("sam"), a, 2, 90.0, clock.now) for a in ("quiz-1", "quiz-2")])
+    stack.drain()
+    clock.advance(hours=2)
+    stack.sweep()
+    stack.drain()
+    assert posts(lms) == Counter()
+    clock.advance(hours=2)
+    stack.sweep()
+    stack.drain()
+    assert posts(lms) == Counter({("sam", "link-quiz-1", 90.0): 1, ("ria", "link-quiz-1", 0.0): 1})
+    clock.advance(days=30)  # quiz 2 has no deadline: under this policy only Release Grades sends it
+    stack.sweep()
+    stack.drain()
+    assert sum(posts(lms).values()) == 2
+    assert course.cell("sam", "link-quiz-2").status == "not released"
+
+
+def test_rule10_resync_of_a_cell_then_an_activity_then_a_course_each_sends_its_scope_now(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    course = two_quiz_course(stack, lms, students=("sam", "ria"))
+    lms.faults.fail(status=503, target="score", body="Service Unavailable")
+    stack.send_messages(
+        [
+            score(course.ref(u), a, 2, 72.0, clock.now)
+            for u, a in (("sam", "quiz-1"), ("sam", "quiz-2"), ("ria", "quiz-1"))
+        ]
+    )
+    stack.drain()
+    retry_at = min(course.cell(u, f"link-{a}").next_attempt_at for u, a in (("sam", "quiz-1"), ("ria", "quiz-1")))
+    assert retry_at > clock.now
+    lms.faults.clear()
+    jobs = container.jobs()
+
+    def synced() -> set[tuple[str, str]]:
+        return {(u, a) for u in ("sam", "ria") for a in ("quiz-1", "quiz-2") if course.lms_grade(u, f"link-{a}")}
+
+    # No sweep and no time passing: each resync itself sends, and only what it names.
+    link = course.cell("sam", "link-quiz-1").link_id
+    jobs.request("resync", course.course_id, clock.now, learner_id=course.learners["sam"], link_id=link)
+    stack.drain()
+    assert synced() == {("sam", "quiz-1")}
+    jobs.request("resync", course.course_id, clock.now, activity_id="quiz-2")
+    stack.drain()
+    assert synced() == {("sam", "quiz-1"), ("sam", "quiz-2")}
+    jobs.request("resync", course.course_id, clock.now)
+    stack.drain()
+    assert synced() == {("sam", "quiz-1"), ("sam", "quiz-2"), ("ria", "quiz-1")}
+    assert clock.now < retry_at
+    assert sum(posts(lms).values()) == 3
+
+
+def test_a_sweep_that_cannot_queue_its_work_leaves_the_deadline_and_the_release_date_for_the_next_sweep(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    course = two_quiz_course(stack, lms, students=("sam", "ria"))
+    settings = container.course_settings()
+    settings.set_policy(course.course_id, ReleasePolicy.AT_DATE, clock.now + timedelta(hours=1), now=clock.now)
+    settings.set_gau(course.course_id, "quiz-1", clock.now + timedelta(minutes=5), clock.now)
+    stack.send_messages([score(course.ref("sam"), "quiz-2", 2, 58.0, clock.now)])
+    stack.drain()
+    clock.advance(hours=2)
+    with _queue_down_once():
+        assert container.sweeper().deadlines(clock.now) == 0
+    with _queue_down_once():
+        assert container.sweeper().releases(clock.now) == 0
+    stack.sweep()
+    stack.drain()
+    assert posts(lms) == Counter(
+        {("sam", "link-quiz-1", 0.0): 1, ("ria", "link-quiz-1", 0.0): 1, ("sam", "link-quiz-2", 58.0): 1}
+    )
