@@ -128,6 +128,11 @@ def test_rule7_a_deadline_that_passed_cannot_be_moved_and_the_refusal_says_why(
         assert "enter their grade in the LMS gradebook" in str(refused.value)
     settings.set_gau(course.course_id, "quiz-1", gau, clock.now)  # the same deadline again is no change
     assert course.record().activities["quiz-1"].gau == gau
+    # Below the check, the write itself refuses to re-arm a deadline a sweep has applied (a race).
+    stack.sweep()
+    assert not container.courses().set_gau(course.course_id, "quiz-1", clock.now + timedelta(days=7))
+    applied = course.record().activities["quiz-1"]
+    assert (applied.gau, applied.gau_applied_at is not None) == (gau, True)
 
 
 def test_rule8_immediate_is_the_default_policy_and_a_deployment_can_change_it(
