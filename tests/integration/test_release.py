@@ -82,20 +82,6 @@ def test_rule7_two_sweeps_at_once_give_each_learner_without_a_grade_one_zero_eve
     assert sum(posts(lms).values()) == 3
 
 
-def test_rule7_a_deadline_set_in_the_past_closes_the_activity_at_the_next_sweep(
-    stack: Stack, lms: Any, clock: Any
-) -> None:
-    course = two_quiz_course(stack, lms, students=("sam", "ria"))
-    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 70.0, clock.now)])
-    stack.drain()
-    container.course_settings().set_gau(course.course_id, "quiz-1", clock.now - timedelta(days=1), clock.now)
-    stack.sweep()
-    stack.drain()
-    assert course.lms_grade("sam", "link-quiz-1") == 70.0
-    assert course.lms_grade("ria", "link-quiz-1") == 0.0
-    assert course.lms_grade("ria", "link-quiz-2") is None  # quiz 2 has no deadline: no zeros, ever
-
-
 def test_rule7_moving_a_deadline_later_before_it_passes_gives_no_zeros_until_the_new_one(
     stack: Stack, lms: Any, clock: Any
 ) -> None:
