@@ -66,7 +66,8 @@ def test_a_deadline_a_sweep_has_applied_cannot_be_moved_even_by_a_racing_request
     settings = container.course_settings()
     settings.set_gau("c1", "quiz-1", NOW + timedelta(days=1), NOW)
     # The request read the course before the deadline passed; the sweep applies it in between.
-    assert courses.mark_gau_applied("c1", "quiz-1", NOW + timedelta(days=1, seconds=1))
+    (_, _, due_sk), *_ = courses.due("GAU", NOW + timedelta(days=1, seconds=1), 10)
+    assert courses.mark_gau_applied("c1", "quiz-1", due_sk, NOW + timedelta(days=1, seconds=1))
     assert courses.set_gau("c1", "quiz-1", NOW + timedelta(days=3)) is False
     course = courses.get("c1")
     assert course is not None

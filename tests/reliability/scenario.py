@@ -136,7 +136,7 @@ class Scenario:
         for link in links[1:]:
             assert stack.launch13(lms, teacher, self.context, self.link(link)).status_code == 303
         policy = ReleasePolicy.MANUAL if self.stream.manual_release else ReleasePolicy.IMMEDIATE
-        container.course_settings().set_policy(self.course_id, policy, None)
+        container.course_settings().set_policy(self.course_id, policy, None, now=self.clock.now)
         stack.drain()
 
     def link(self, link: str) -> str:

@@ -251,7 +251,7 @@ def populate(world: DemoWorld, now: datetime) -> list[DemoCourse]:
 
     # Biology: grades leave only when the instructor releases them; Quiz 2 is not released yet.
     settings, jobs = container.course_settings(), container.jobs()
-    settings.set_policy(biology.course_id, ReleasePolicy.MANUAL, None)
+    settings.set_policy(biology.course_id, ReleasePolicy.MANUAL, None, now=now)
     settings.set_gau(biology.course_id, "bio-quiz-genetics", (now + timedelta(days=7)).replace(second=0), now)
     for activity_id in ("bio-quiz-cells", "bio-reading-evolution"):
         jobs.request("release", biology.course_id, now, activity_id=activity_id, requested_by="demo")

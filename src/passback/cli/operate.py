@@ -161,7 +161,7 @@ def policy_set(args: argparse.Namespace) -> int:
 
     use_target(args)
     try:
-        container.course_settings().set_policy(args.course, ReleasePolicy(args.policy), args.date)
+        container.course_settings().set_policy(args.course, ReleasePolicy(args.policy), args.date, now=utcnow())
     except SettingRefused as error:
         raise CliError(str(error)) from error
     print(f"release policy of {args.course}: {args.policy}{' at ' + args.date.isoformat() if args.date else ''}")

@@ -194,8 +194,11 @@ class CourseRepository:
             raise
         return True
 
-    def mark_gau_applied(self, course_id: str, activity_id: str, now: datetime) -> bool:
-        """Claim the deadline sweep for one activity (False if another sweep claimed it)."""
+    def mark_gau_applied(self, course_id: str, activity_id: str, due_sk: str, now: datetime) -> bool:
+        """Claim the deadline sweep for one activity (False if another sweep claimed it).
+
+        `due_sk` is the index entry the sweep found: if the deadline moved since, it is not claimed.
+        """
         pk, sk = CourseActivity.keys_for(course_id=course_id, activity_id=activity_id)
         try:
             CourseActivity(pk=pk, sk=sk).update(
@@ -204,7 +207,7 @@ class CourseRepository:
                     CourseActivity.due_pk.remove(),
                     CourseActivity.due_sk.remove(),
                 ],
-                condition=CourseActivity.gau_applied_at.does_not_exist() & CourseActivity.pk.exists(),
+                condition=CourseActivity.gau_applied_at.does_not_exist() & (CourseActivity.due_sk == due_sk),
             )
         except Exception as error:
             if is_conditional_failure(error):
@@ -239,11 +242,18 @@ class CourseRepository:
             condition=Course.pk.exists(),
         )
 
-    def clear_release_due(self, course_id: str) -> None:
+    def clear_release_due(self, course_id: str, due_sk: str) -> bool:
+        """Take a dated release off the schedule; False if it changed since the sweep saw it."""
         pk, sk = Course.keys_for(course_id=course_id)
-        Course(pk=pk, sk=sk).update(
-            actions=[Course.due_pk.remove(), Course.due_sk.remove()], condition=Course.pk.exists()
-        )
+        try:
+            Course(pk=pk, sk=sk).update(
+                actions=[Course.due_pk.remove(), Course.due_sk.remove()], condition=Course.due_sk == due_sk
+            )
+        except Exception as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
 
     def list_for_platform(self, platform_id: str) -> list[str]:
         return [
@@ -251,11 +261,11 @@ class CourseRepository:
             for item in GradebookItem.inverted.query(f"P#{platform_id}", GradebookItem.gsi1sk.startswith("C#"))
         ]
 
-    def due(self, due_pk: str, now: datetime, limit: int) -> list[tuple[str, str]]:
-        """(pk, sk) of items whose `due_pk` work is due at `now`, oldest first, at most `limit`."""
-        found: list[tuple[str, str]] = []
+    def due(self, due_pk: str, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+        """(pk, sk, due_sk) of items whose `due_pk` work is due at `now`, oldest first, at most `limit`."""
+        found: list[tuple[str, str, str]] = []
         for item in GradebookItem.due.query(due_pk, GradebookItem.due_sk <= f"{due_stamp(now)}#~", limit=limit):
-            found.append((item.pk, item.sk))
+            found.append((item.pk, item.sk, str(item.due_sk)))
             if len(found) >= limit:
                 break
         return found

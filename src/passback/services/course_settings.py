@@ -7,11 +7,16 @@ that is already in the past is allowed: it means "close it now" (applied by the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from passback.data.catalog import ActivityRepository
 from passback.data.courses import CourseRepository
 from passback.domain.release import ReleasePolicy
+
+if TYPE_CHECKING:
+    from passback.services.jobs import CourseJobs
 
 
 class SettingRefused(Exception):
@@ -19,16 +24,27 @@ class SettingRefused(Exception):
 
 
 class CourseSettings:
-    def __init__(self, courses: CourseRepository, catalog: ActivityRepository) -> None:
+    def __init__(self, courses: CourseRepository, catalog: ActivityRepository, jobs: CourseJobs) -> None:
         self.courses = courses
         self.catalog = catalog
+        self.jobs = jobs
 
-    def set_policy(self, course_id: str, policy: ReleasePolicy, release_date: datetime | None) -> None:
+    def set_policy(
+        self, course_id: str, policy: ReleasePolicy, release_date: datetime | None, *, now: datetime
+    ) -> None:
         if policy is ReleasePolicy.AT_DATE and release_date is None:
             raise SettingRefused("The 'at a date' release policy needs a date.")
-        if self.courses.get(course_id) is None:
+        course = self.courses.get(course_id)
+        if course is None:
             raise SettingRefused(f"There is no course {course_id}.")
-        self.courses.set_policy(course_id, policy, release_date if policy is ReleasePolicy.AT_DATE else None)
+        release_date = release_date if policy is ReleasePolicy.AT_DATE else None
+        self.courses.set_policy(course_id, policy, release_date)
+        after = replace(course, release_policy=policy, release_date=release_date)
+        opened = [a for a in course.activities if after.released(a, now) and not course.released(a, now)]
+        if opened:
+            # Grades the new policy releases now would otherwise wait for their next score: no
+            # sweep comes for them (only a future date or deadline is on the schedule).
+            self.jobs.request("sync", course_id, now, requested_by="release policy")
 
     def set_gau(self, course_id: str, activity_id: str, gau: datetime | None, now: datetime) -> None:
         course = self.courses.get(course_id)

@@ -60,9 +60,12 @@ class CourseJobs:
         learner_id: str | None = None,
         link_id: str | None = None,
         requested_by: str | None = None,
+        job_id: str | None = None,
     ) -> CourseJob:
+        """Queue a job. A caller that may queue the same work twice names it with a fixed `job_id`:
+        the release function runs each (job id, chunk) once, so the second is a no-op."""
         job = CourseJob(
-            job_id=uuid.uuid4().hex,
+            job_id=job_id or uuid.uuid4().hex,
             kind=kind,  # type: ignore[arg-type]
             course_id=course_id,
             activity_id=activity_id,

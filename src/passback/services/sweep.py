@@ -1,12 +1,15 @@
 """The schedule's three sweeps: deadline zeros, automatic release policies, due retries.
 
 Each finds its work through the sparse `due` index (no scan), does a bounded amount per run
-and leaves the rest for the next run. Deadline zeros are claimed with a conditional write, so
-two sweeps running at once apply them exactly once.
+and leaves the rest for the next run. Scheduled work (a deadline's zeros, a dated release) is
+queued as a course job with an id fixed by what fell due, and only then taken off the schedule
+with a conditional write: a crash in between repeats the queueing, never loses it, and two
+sweeps running at once queue the same job, which the release function runs once.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,12 +74,18 @@ class Sweeper:
         return report
 
     def deadlines(self, now: datetime) -> int:
-        """Rule 7: a passed GAU gives zeros. Claimed once, then done by a regrade job in chunks."""
+        """Rule 7: a passed GAU gives zeros. Queued, then claimed; done by a regrade job in chunks."""
         claimed = 0
-        for pk, sk in self.courses.due("GAU", now, self.deadline_budget):
+        for pk, sk, due_sk in self.courses.due("GAU", now, self.deadline_budget):
             course_id, activity_id = pk[2:], sk[3:]
-            if self.courses.mark_gau_applied(course_id, activity_id, now):
-                self.jobs.request("regrade", course_id, now, activity_id=activity_id, requested_by="deadline")
+            # Queue before claiming: a crash between the two leaves the deadline due for the next
+            # sweep instead of losing its zeros. The job's fixed id makes a second queueing (that
+            # next sweep, or one running beside this one) a no-op in the release function.
+            if not self._queue(
+                "regrade", course_id, now, f"gau-{_digest(due_sk, sk)}", activity_id=activity_id, why="deadline"
+            ):
+                continue
+            if self.courses.mark_gau_applied(course_id, activity_id, due_sk, now):
                 claimed += 1
                 count("DeadlinesApplied")
         return claimed
@@ -84,12 +93,29 @@ class Sweeper:
     def releases(self, now: datetime) -> int:
         """Rule 8: a course whose release date has come syncs everything it now may send."""
         started = 0
-        for pk, _ in self.courses.due("RELEASE", now, self.release_budget):
+        for pk, _, due_sk in self.courses.due("RELEASE", now, self.release_budget):
             course_id = pk[2:]
-            self.courses.clear_release_due(course_id)
-            self.jobs.request("sync", course_id, now, requested_by="release policy")
-            started += 1
+            # As for deadlines: queue (with a fixed id) before taking the date off the schedule.
+            if not self._queue("sync", course_id, now, f"release-{_digest(due_sk, pk)}", why="release policy"):
+                continue
+            if self.courses.clear_release_due(course_id, due_sk):
+                started += 1
         return started
+
+    def _queue(
+        self, kind: str, course_id: str, now: datetime, job_id: str, *, activity_id: str | None = None, why: str
+    ) -> bool:
+        try:
+            self.jobs.request(kind, course_id, now, activity_id=activity_id, requested_by=why, job_id=job_id)
+        except Exception as error:  # one course's failure must not stop the others
+            # It stays on the schedule (not claimed), so the next sweep tries again.
+            logger.error(
+                "could not queue scheduled work",
+                extra={"kind": kind, "course": course_id, "activity": activity_id, "error": repr(error)[:300]},
+            )
+            count("ScheduleQueueFailed")
+            return False
+        return True
 
     def retries(self, now: datetime) -> int:
         """Rule 10: cells whose backoff has elapsed are tried again (the latest owed value)."""
@@ -117,3 +143,7 @@ class Sweeper:
             ),
         )
         return len(due)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]

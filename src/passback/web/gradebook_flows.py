@@ -207,7 +207,7 @@ def set_policy(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
     except ValueError:
         return _refused(http, course_id, current, now, f"{raw_date!r} is not a date and time.")
     try:
-        container.course_settings().set_policy(course_id, policy, release_date)
+        container.course_settings().set_policy(course_id, policy, release_date, now=now)
     except SettingRefused as refused:
         return _refused(http, course_id, current, now, str(refused))
     logger.info("release policy set", extra={"course": course_id, "policy": policy.value, "by": current.learner_id})
