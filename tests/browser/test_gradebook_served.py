@@ -1,5 +1,5 @@
-"""The gradebook in Chromium against a real `passback demo` process: the local stack `passback serve` runs,
-its queue pollers and schedule, and the demo's LMS emulator, driven only through HTTP as a user would."""
+"""`passback demo` as a newcomer runs it, and its gradebook in Chromium: a real process running the local
+stack `passback serve` runs (queue pollers, schedule) and the demo's LMS emulator, driven only through HTTP."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class Demo:
     process: subprocess.Popen[str]
     biology_url: str
     lms_url: str
+    banner: str
 
     def lms_gradebook(self) -> dict[str, Any]:
         state = requests.get(f"{self.lms_url}/_control/state", timeout=5).json()
@@ -58,7 +59,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         lms = re.search(r"the emulated LMS on (http://127\.0\.0\.1:\d+)", out)
         assert urls, out[-3000:]
         assert lms, out[-3000:]
-        yield Demo(process=process, biology_url=urls[0], lms_url=lms.group(1))
+        yield Demo(process=process, biology_url=urls[0], lms_url=lms.group(1), banner=out)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -66,6 +67,24 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+    # Ctrl-C stops the whole stack and cleans up after itself.
+    assert process.returncode == 0
+    assert not state.exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(urls[0], timeout=2)
+
+
+def test_passback_demo_prints_the_tour_quietly(demo: Demo) -> None:
+    out = demo.banner
+    assert '"level"' not in out  # quiet unless --verbose: the banner is what a newcomer reads
+    assert len(re.findall(r"http://127\.0\.0\.1:\d+/gradebook/\w+\?s=[\w.-]+", out)) == 2
+    assert "Biology 101 (LTI 1.1):" in out
+    assert "Chemistry 110 (LTI 1.3):" in out
+    # The summary table of what the emulated LMS received.
+    assert re.search(r"Ada Lovelace\s+96\s+92\s+-\s+100", out)
+    assert re.search(r"Edsger Dijkstra\s+89\s+-\s+-\s+100", out)  # never opened Quiz 1's link
+    assert re.search(r"Dmitri Mendeleev\s+88\s+88\s+-", out)  # LTI 1.3 reaches him anyway
+    assert re.search(r"Linus Pauling\s+-\s+-\s+-", out)  # dropped
 
 
 def eventually(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:

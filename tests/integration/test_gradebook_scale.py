@@ -64,43 +64,56 @@ def build_course() -> None:
         now,
     )
     failed = Attempt(at=now, value=50.0, outcome="retryable", status=503, message="HTTP 503: Service Unavailable")
-    # Enrollments and cells written in batches (the repositories write one item at a time, which is
-    # what production needs and 20,000 times slower to set up here).
-    with Enrollment.batch_write() as enrollments, Cell.batch_write() as cells:
-        for n in range(LEARNERS):
-            learner = f"u{n:04d}"
-            grades = {str(i + 1): GradeEntry(float((n * 7 + i * 13) % 101), 10, 1).to_list() for i in range(ACTIVITIES)}
-            enrollments.save(
-                Enrollment(
-                    course_id=COURSE,
-                    learner_id=learner,
-                    role="learner",
-                    lms_user_id=f"sub-{n}",
-                    name=f"Learner {n:04d}",
-                    email=f"learner{n}@example.edu",
-                    grades=grades,
-                    enrolled_at=now,
-                    version=1,
-                )
+    # Enrollments and cells go straight into moto's table (the repositories write one item at a
+    # time over HTTP, which is what production needs and minutes of set-up here). The items are
+    # the models' own serialisation, so the page reads exactly what the repositories would write.
+    put = _moto_put(Cell.Meta.table_name)
+    for n in range(LEARNERS):
+        learner = f"u{n:04d}"
+        grades = {str(i + 1): GradeEntry(float((n * 7 + i * 13) % 101), 10, 1).to_list() for i in range(ACTIVITIES)}
+        put(
+            Enrollment(
+                course_id=COURSE,
+                learner_id=learner,
+                role="learner",
+                lms_user_id=f"sub-{n}",
+                name=f"Learner {n:04d}",
+                email=f"learner{n}@example.edu",
+                grades=grades,
+                enrolled_at=now,
+                version=1,
             )
-            for i in [*range(ACTIVITIES), None]:
-                link = "lhome" if i is None else f"l{i:02d}"
-                value = float((n * 7 + (i or 0) * 13) % 101)
-                kind = (n + (i or 0)) % 20
-                cell = Cell(course_id=COURSE, learner_id=learner, link_id=link, updated_at=now, version=1)
-                if kind == 0:
-                    cell.status, cell.message = CellStatus.RETRYING.value, "HTTP 503: Service Unavailable"
-                    cell.failed_value, cell.attempts = value, 2
-                    cell.next_attempt_at, cell.first_failure_at = now + timedelta(minutes=2), now
-                    cell.history = [failed.to_list(), failed.to_list()]
-                elif kind == 1:
-                    cell.status, cell.message = CellStatus.LMS_ERROR.value, "HTTP 403: The line item is closed"
-                    cell.failed_value, cell.history = value, [failed.to_list()]
-                else:
-                    cell.status, cell.sent_value, cell.sent_at, cell.sent_ts = "synced", value, now, 1
-                    ok = Attempt(at=now, value=value, outcome="synced", status=200, message="")
-                    cell.history = [ok.to_list()]
-                cells.save(cell)
+        )
+        for i in [*range(ACTIVITIES), None]:
+            link = "lhome" if i is None else f"l{i:02d}"
+            value = float((n * 7 + (i or 0) * 13) % 101)
+            kind = (n + (i or 0)) % 20
+            cell = Cell(course_id=COURSE, learner_id=learner, link_id=link, updated_at=now, version=1)
+            if kind == 0:
+                cell.status, cell.message = CellStatus.RETRYING.value, "HTTP 503: Service Unavailable"
+                cell.failed_value, cell.attempts = value, 2
+                cell.next_attempt_at, cell.first_failure_at = now + timedelta(minutes=2), now
+                cell.history = [failed.to_list(), failed.to_list()]
+            elif kind == 1:
+                cell.status, cell.message = CellStatus.LMS_ERROR.value, "HTTP 403: The line item is closed"
+                cell.failed_value, cell.history = value, [failed.to_list()]
+            else:
+                cell.status, cell.sent_value, cell.sent_at, cell.sent_ts = "synced", value, now, 1
+                ok = Attempt(at=now, value=value, outcome="synced", status=200, message="")
+                cell.history = [ok.to_list()]
+            put(cell)
+
+
+def _moto_put(table_name: str) -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][Cell.Meta.region]
+
+    def put(item: Any) -> None:
+        backend.put_item(table_name, item.serialize())
+
+    return put
 
 
 @pytest.fixture
@@ -111,12 +124,16 @@ def fast_moto_responses(monkeypatch: pytest.MonkeyPatch) -> None:
     21,000-item partition would take minutes to read here where DynamoDB takes a second. Paging
     (1 MB per page), key conditions and everything else stay moto's.
     """
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
     from moto.dynamodb.responses import DynamoResult
 
     def execute_result(self: Any, context: Any) -> tuple[int, dict[str, str], str]:
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result)
 
     monkeypatch.setattr(DynamoResult, "execute_result", execute_result)
+    # moto re-measures a whole item on every attribute it sets (its 400 KB check), quadratic in the
+    # attributes and most of this test's time; these items are far below the limit.
+    monkeypatch.setattr(LimitedSizeDict, "__setitem__", dict.__setitem__)
 
 
 def test_500_learners_by_40_activities_render_with_one_query(stack: Any, fast_moto_responses: None) -> None:
