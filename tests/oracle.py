@@ -1,6 +1,6 @@
 """The oracle: what each LMS gradebook should end up holding, from the rules alone.
 
-Written from ../shared/domain.md, not from the code (nothing here imports passback.domain):
+Written from docs/domain.md, not from the code (nothing here imports passback.domain):
 slow, plain and meant to be read next to the rules. It covers one LTI 1.3 course with
 activity links and one homepage link, the learners' launches, score messages, releases,
 deadlines (GAU) and the clock. Minutes are relative to the start of the stream.
