@@ -54,13 +54,15 @@ def burst(
     from stack_harness import score
 
     out = []
-    for _ in range(rng.randint(1, 5)):
+    for step in range(rng.randint(1, 5)):
+        # One answer every 20 seconds: the product's clock orders the reports (messages.md).
+        when = at + timedelta(seconds=20 * step)
         answered = state["answered"] = state["answered"] + 1
         if rng.random() < 0.2 and state["score"] is not None:
             percent = state["score"]  # a product re-reporting the same score
         else:
             percent = state["score"] = float(rng.randint(0, 100))
-        message = score({"issuer": issuer, "user_id": user}, activity, answered, percent, at)
+        message = score({"issuer": issuer, "user_id": user}, activity, answered, percent, when)
         out.append(message)
         if rng.random() < 0.1:
             out.append(dict(message))  # SQS at-least-once: the same message twice
