@@ -35,75 +35,48 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=1000)
     args = parser.parse_args()
 
-    for name in list(os.environ):
-        if name.startswith(("PASSBACK_", "AWS_")):
-            del os.environ[name]
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
-        AWS_DEFAULT_REGION="us-east-1",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="WARNING",
-    )
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     import logging
 
-    from moto import mock_aws
+    import pytest
 
-    from passback import container
     from passback.emulator import LmsEmulator
-    from passback.local.stack import create_resources, function_environment
-    from passback.local.template import Template, default_template_path
 
     logging.getLogger("passback").setLevel(logging.WARNING)
     sys.path.insert(0, str(ROOT / "bench"))
     from common import fast_moto
+    from course_setup import lti13_course
+    from stack_harness import running_stack, score
 
-    with mock_aws(), LmsEmulator(mode="canvas") as lms:
-        template = Template(default_template_path())
-        created = create_resources(template, base_url="http://127.0.0.1:9", endpoint_url=None)
+    with pytest.MonkeyPatch.context() as env, LmsEmulator(mode="canvas") as lms, running_stack(env) as stack:
         fast_moto()  # moto's response serializer, not Passback, would otherwise dominate (see bench/common.py)
-        os.environ.update(function_environment(template, created.refs))
-        container.reset()
-        container.tool_keys().ensure_key(datetime.now(UTC))
-        from course_setup import lti13_course
-        from stack_harness import Stack, score
-
-        stack = Stack(dict(os.environ))
-        os.environ["PASSBACK_BASE_URL"] = stack.base_url
-        container.reset()
-        try:
-            users = tuple(f"s{i}" for i in range(args.learners))
-            started = time.perf_counter()
-            course = lti13_course(stack, lms, students=users, activities=(("soak-quiz", 1),))
-            print(f"set up {len(users)} learners in {time.perf_counter() - started:.1f} s, RSS {rss_mb():.0f} MB")
-            base = datetime.now(UTC) - timedelta(days=1)
-            last: dict[str, float] = {}
-            started = time.perf_counter()
-            sent = 0
-            print("messages  elapsed_s  msgs_per_s  rss_mb")
-            while sent < args.messages:
-                batch = []
-                for i in range(sent, min(sent + args.chunk, args.messages)):
-                    user = users[i % len(users)]
-                    value = float((i * 37) % 101)
-                    at = base + timedelta(seconds=i)
-                    batch.append(score(course.ref(user), "soak-quiz", 1 + i // len(users), value, at))
-                    last[user] = value
-                stack.send_messages(batch)
-                stack.drain(max_rounds=100_000)
-                sent += len(batch)
-                elapsed = time.perf_counter() - started
-                print(f"{sent:8d}  {elapsed:9.1f}  {sent / elapsed:10.1f}  {rss_mb():6.0f}", flush=True)
-            book = {u: course.lms_grade(u, "link-soak-quiz") for u in last}
-            wrong = {u: (book[u], v) for u, v in last.items() if book[u] != v}
-            dead = stack.dead_letters()
-            print(
-                f"done: {sent} messages, {len(last)} learners, {len(wrong)} wrong or missing, {len(dead)} dead letters"
-            )
-            return 1 if wrong or dead else 0
-        finally:
-            stack.close()
+        users = tuple(f"s{i}" for i in range(args.learners))
+        started = time.perf_counter()
+        course = lti13_course(stack, lms, students=users, activities=(("soak-quiz", 1),))
+        print(f"set up {len(users)} learners in {time.perf_counter() - started:.1f} s, RSS {rss_mb():.0f} MB")
+        base = datetime.now(UTC) - timedelta(days=1)
+        last: dict[str, float] = {}
+        started = time.perf_counter()
+        sent = 0
+        print("messages  elapsed_s  msgs_per_s  rss_mb")
+        while sent < args.messages:
+            batch = []
+            for i in range(sent, min(sent + args.chunk, args.messages)):
+                user = users[i % len(users)]
+                value = float((i * 37) % 101)
+                at = base + timedelta(seconds=i)
+                batch.append(score(course.ref(user), "soak-quiz", 1 + i // len(users), value, at))
+                last[user] = value
+            stack.send_messages(batch)
+            stack.drain(max_rounds=100_000)
+            sent += len(batch)
+            elapsed = time.perf_counter() - started
+            print(f"{sent:8d}  {elapsed:9.1f}  {sent / elapsed:10.1f}  {rss_mb():6.0f}", flush=True)
+        book = {u: course.lms_grade(u, "link-soak-quiz") for u in last}
+        wrong = {u: (book[u], v) for u, v in last.items() if book[u] != v}
+        dead = stack.dead_letters()
+        print(f"done: {sent} messages, {len(last)} learners, {len(wrong)} wrong or missing, {len(dead)} dead letters")
+        return 1 if wrong or dead else 0
 
 
 if __name__ == "__main__":

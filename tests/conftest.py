@@ -8,18 +8,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from passback import clock as passback_clock
 from passback import container
-from passback.local.stack import create_resources, function_environment
-from passback.local.template import Template, default_template_path
 
 TEST_BASE_URL = "http://127.0.0.1:9"
 
@@ -49,24 +45,10 @@ def clock() -> Iterator[Clock]:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    for name in list(os.environ):
-        if name.startswith(("PASSBACK_", "AWS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    with mock_aws():
-        template = Template(default_template_path())
-        created = create_resources(template, base_url=TEST_BASE_URL, endpoint_url=None)
-        env = function_environment(template, created.refs)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        container.reset()
-        container.tool_keys().ensure_key(datetime.now(UTC))
+    from stack_harness import moto_environment
+
+    with moto_environment(monkeypatch, TEST_BASE_URL) as env:
         yield env
-        container.reset()
 
 
 @pytest.fixture

@@ -7,8 +7,10 @@ queues (the same pollers that serve uses, invoked on demand), so every run is de
 from __future__ import annotations
 
 import json
+import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -195,3 +197,53 @@ def activity(activity_id: str, title: str, min_questions: int = 1, product_url: 
     if product_url:
         message["product_url"] = product_url
     return message
+
+
+AWS_PLACEHOLDERS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any value
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+@contextmanager
+def moto_environment(env: Any, base_url: str = "http://127.0.0.1:9") -> Iterator[dict[str, str]]:
+    """moto with the template's tables, queues and secrets, the functions' environment set through
+    `env` (a pytest MonkeyPatch, so it is undone), and the tool's first key: what `passback serve`
+    creates, in this process. Yields the functions' environment variables."""
+    from moto import mock_aws
+
+    from passback.local.stack import create_resources, function_environment
+
+    for name in list(os.environ):
+        if name.startswith(("PASSBACK_", "AWS_")):
+            env.delenv(name)
+    for name, value in AWS_PLACEHOLDERS.items():
+        env.setenv(name, value)
+    with mock_aws():
+        template = Template(default_template_path())
+        created = create_resources(template, base_url=base_url, endpoint_url=None)
+        variables = function_environment(template, created.refs)
+        for name, value in variables.items():
+            env.setenv(name, value)
+        container.reset()
+        container.tool_keys().ensure_key(datetime.now(UTC))
+        try:
+            yield variables
+        finally:
+            container.reset()
+
+
+@contextmanager
+def running_stack(env: Any) -> Iterator[Stack]:
+    """The whole system in-process on moto (see `moto_environment`), its base URL in the settings."""
+    with moto_environment(env) as variables:
+        stack = Stack(variables)
+        env.setenv("PASSBACK_BASE_URL", stack.base_url)
+        container.reset()
+        try:
+            yield stack
+        finally:
+            stack.close()

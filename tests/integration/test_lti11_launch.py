@@ -7,7 +7,6 @@ caused by the one thing changed (`test_a_launch_signed_again_by_the_helper_is_ac
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,15 +17,12 @@ from urllib.parse import parse_qsl
 
 import pytest
 import requests
-from moto import mock_aws
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_TYPE_BODY, Client
 
 from passback import container
 from passback.emulator import LmsEmulator
 from passback.ids import course_id, platform_key_lti11
-from passback.local.stack import create_resources, function_environment
-from passback.local.template import Template, default_template_path
-from stack_harness import CONSUMER_KEY, CONSUMER_SECRET, Stack, activity, score
+from stack_harness import CONSUMER_KEY, CONSUMER_SECRET, Stack, activity, running_stack, score
 
 LMS_ONLY_KEY = "key-the-lms-has-but-passback-does-not"
 MISMATCHED_KEY = "key-with-two-secrets"
@@ -67,33 +63,8 @@ def signed_again(params: dict[str, str], url: str, secret: str = CONSUMER_SECRET
 def platform() -> Iterator[Lti11Platform]:
     """One stack and one LMS for the module (the `stack` and `lms` fixtures, made once; every test
     signs its own launch with a fresh nonce, so they share nothing but the registrations)."""
-    with pytest.MonkeyPatch.context() as env, mock_aws(), LmsEmulator(mode="canvas") as lms:
-        for name in list(os.environ):
-            if name.startswith(("PASSBACK_", "AWS_")):
-                env.delenv(name)
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }.items():
-            env.setenv(name, value)
-        template = Template(default_template_path())
-        created = create_resources(template, base_url="http://127.0.0.1:9", endpoint_url=None)
-        variables = function_environment(template, created.refs)
-        for name, value in variables.items():
-            env.setenv(name, value)
-        container.reset()
-        container.tool_keys().ensure_key(datetime.now(UTC))
-        stack = Stack(variables)
-        env.setenv("PASSBACK_BASE_URL", stack.base_url)
-        container.reset()
-        try:
-            yield _registered(stack, lms)
-        finally:
-            stack.close()
-            container.reset()
+    with pytest.MonkeyPatch.context() as env, LmsEmulator(mode="canvas") as lms, running_stack(env) as stack:
+        yield _registered(stack, lms)
 
 
 def _registered(stack: Stack, lms: Any) -> Lti11Platform:

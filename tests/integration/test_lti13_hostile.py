@@ -9,24 +9,18 @@ produce a launch that is accepted, so each refusal below is caused by the one th
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
 import pytest
 import requests
-from moto import mock_aws
 
-from passback import container
 from passback.emulator import LmsEmulator
 from passback.emulator.keys import generate_rsa_key
-from passback.local.stack import create_resources, function_environment
-from passback.local.template import Template, default_template_path
-from stack_harness import CLIENT_ID, Stack
+from stack_harness import CLIENT_ID, Stack, running_stack
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 OTHER_CLIENT = "passback-other-developer-key"
@@ -68,30 +62,8 @@ class Platform:
 def platform() -> Iterator[Platform]:
     """One stack and one LMS for the module (like the `stack` and `lms` fixtures, made once: every
     test starts its own login, so the tests share nothing but the registration)."""
-    with pytest.MonkeyPatch.context() as env, mock_aws(), LmsEmulator(mode="canvas") as lms:
-        for name in list(os.environ):
-            if name.startswith(("PASSBACK_", "AWS_")):
-                env.delenv(name)
-        env.setenv("AWS_ACCESS_KEY_ID", "local")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "local")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-        env.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-        template = Template(default_template_path())
-        created = create_resources(template, base_url="http://127.0.0.1:9", endpoint_url=None)
-        variables = function_environment(template, created.refs)
-        for name, value in variables.items():
-            env.setenv(name, value)
-        container.reset()
-        container.tool_keys().ensure_key(datetime.now(UTC))
-        stack = Stack(variables)
-        env.setenv("PASSBACK_BASE_URL", stack.base_url)
-        container.reset()
-        try:
-            yield _platform(stack, lms)
-        finally:
-            stack.close()
-            container.reset()
+    with pytest.MonkeyPatch.context() as env, LmsEmulator(mode="canvas") as lms, running_stack(env) as stack:
+        yield _platform(stack, lms)
 
 
 def _platform(stack: Stack, lms: Any) -> Platform:
