@@ -67,7 +67,11 @@ def test_one_url_registers_passback_and_a_launch_then_works_with_no_other_step(
     assert sent["redirect_uris"] == [f"{stack.base_url}/lti13/launch"]
     assert sent["jwks_uri"] == f"{stack.base_url}/.well-known/jwks.json"
     assert sent["scope"].split() == list(SCOPES)
-    assert sent[TOOL_CONFIGURATION_CLAIM]["messages"][0]["type"] == "LtiResourceLinkRequest"
+    messages = {m["type"]: m for m in sent[TOOL_CONFIGURATION_CLAIM]["messages"]}
+    assert messages["LtiResourceLinkRequest"]["placements"] == ["course_navigation"]
+    assert "ContentArea" in messages["LtiDeepLinkingRequest"]["placements"]  # Moodle's picker placement
+    assert sent["client_name"] == "Passback"
+    assert sent["logo_uri"] == f"{stack.base_url}/lti13/config/logo.svg"
 
     setup_course(lms)
     teacher = lms.lti13_launch(requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link")

@@ -27,9 +27,9 @@ SCOPES: tuple[str, ...] = (SCOPE_LINEITEM, SCOPE_LINEITEM_READONLY, SCOPE_RESULT
 
 RESOURCE_LINK = "LtiResourceLinkRequest"
 DEEP_LINKING = "LtiDeepLinkingRequest"
-# The message types the launch accepts. Deep linking joins this tuple when the launch handles it, and
-# the descriptions below then offer it to the LMS; until then an LMS must not be told to send one.
-MESSAGE_TYPES: tuple[str, ...] = (RESOURCE_LINK,)
+# The message types the launch accepts (both at BASE/lti13/launch): the descriptions below offer
+# the LMS only these. Deep linking is how instructors add activity links (docs/launches.md).
+MESSAGE_TYPES: tuple[str, ...] = (RESOURCE_LINK, DEEP_LINKING)
 
 # Canvas placements (docs/lms-setup.md): activity links are made with link/assignment selection,
 # the homepage link lives in course navigation.
