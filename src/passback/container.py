@@ -117,7 +117,11 @@ def gradebook_view() -> GradebookViewRepository:
 def gradebook() -> GradebookService:
     from passback.services.gradebook import GradebookService
 
-    return GradebookService(gradebook_view())
+    def threshold(activity_id: str) -> int | None:
+        found = catalog().get(activity_id)
+        return int(found.min_questions) if found is not None and found.min_questions else None
+
+    return GradebookService(gradebook_view(), threshold)
 
 
 @cache
