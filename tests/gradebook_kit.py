@@ -111,4 +111,4 @@ def link_ids(course_id: str) -> dict[str, str]:
 
 
 def hidden_fields(html: str) -> dict[str, str]:
-    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+    return dict(re.findall(r'<input type="hidden" name="([\w-]+)" value="([^"]*)"', html))

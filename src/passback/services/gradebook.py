@@ -499,7 +499,7 @@ def _cell_status(
         message = SENDING_MESSAGE
         if cell is not None and cell.sent_value is not None:
             message = (
-                f"The LMS has {format_percent(cell.sent_value)}; {format_percent(owed.value)} is on its way. "
+                f"The LMS has {format_percent(cell.sent_value)}; {format_percent(owed.value)} is on its way: "
                 + (message.split(": ", 1)[1])
             )
         return CellView(enrollment.learner_id, link.link_id, grade, SENDING, message, note=note, answered=answered)

@@ -310,21 +310,35 @@ def _settings(view: GradebookView, base: str, token: str, csrf: str) -> str:
         '</fieldset><button type="submit">Save release policy</button></form>'
     )
     rows: list[str] = []
+    extend_forms: list[str] = []
     for activity in sorted(course.activities.values(), key=lambda a: a.idx):
         title = activity.title or activity.activity_id
         field_id = f"gau-{activity.idx}"
         passed = activity.gau is not None and (activity.gau <= view.now or activity.gau_applied_at is not None)
         if passed:
-            state = "passed: zeros were given, so it cannot be moved"
+            state = "passed: zeros were given, so it cannot be moved; it can be extended for the whole class"
         elif activity.gau is not None:
             state = f"open until {format_when(activity.gau, zone)}"
         else:
             state = "no deadline: no zeros, ever"
         disabled = " disabled" if passed else ""
+        extend = ""
+        if passed:
+            # Its own form (forms cannot nest): the explicit action that may change grades in the LMS.
+            form_id = f"extend-{activity.idx}"
+            extend_forms.append(
+                f'<form id="{form_id}" method="post" action="{base}/settings/extend">{hidden}'
+                f'<input type="hidden" name="activity" value="{e(activity.activity_id)}"></form>'
+            )
+            extend = (
+                f'<br><label for="{form_id}-until">Extend to</label> '
+                f'<input type="datetime-local" id="{form_id}-until" name="until" form="{form_id}" required> '
+                f'<button form="{form_id}">Extend deadline<span class="vh"> for {e(title)}</span></button>'
+            )
         rows.append(
             f'<tr><th scope="row"><label for="{field_id}">{e(title)}</label></th>'
             f'<td><input type="datetime-local" id="{field_id}" name="{field_id}" '
-            f'value="{e(datetime_local(activity.gau, zone))}"{disabled}></td><td>{e(state)}</td></tr>'
+            f'value="{e(datetime_local(activity.gau, zone))}"{disabled}></td><td>{e(state)}{extend}</td></tr>'
         )
     gau_form = (
         f'<form method="post" action="{base}/settings/gau">{hidden}<div class="wide">'
@@ -334,7 +348,7 @@ def _settings(view: GradebookView, base: str, token: str, csrf: str) -> str:
         f'<thead><tr><th scope="col">Activity</th><th scope="col">Deadline ({e(where)})</th>'
         '<th scope="col">State</th>'
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-        '<button type="submit">Save deadlines</button></form>'
+        '<button type="submit">Save deadlines</button></form>' + "".join(extend_forms)
         if rows
         else "<p>No activities yet: an activity appears once its link is opened from the LMS.</p>"
     )
