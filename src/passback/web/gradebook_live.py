@@ -26,7 +26,7 @@ from passback.web import gradebook_table
 SCRIPT = """
 (function () {
   var main = document.querySelector("main"), view = document.getElementById("view");
-  var act = document.getElementById("act"), note = document.getElementById("live");
+  var act = document.getElementById("act");
   if (!main || !view || !act || !window.fetch || !window.URLSearchParams) { return; }
   var zone = "";
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
@@ -43,9 +43,12 @@ SCRIPT = """
     view.submit();
     return;
   }
-  if (note) { note.textContent = "This page updates by itself while grades are on their way."; }
-  var started = Date.now(), delay = 1000, changed = false;
-  function say(text) { if (note) { note.textContent = text; } }
+  var started = Date.now(), delay = 1000, changed = false, total = 0;
+  function say(text) {  // looked up each time: the summary around it is replaced by updates
+    var note = document.getElementById("live");
+    if (note) { note.textContent = text; }
+  }
+  if (main.dataset.watch === "1") { say("This page updates by itself while grades are on their way."); }
   function body() {
     var fields = new URLSearchParams(new FormData(view));
     fields.set("csrf", act.querySelector("input[name=csrf]").value);
@@ -65,13 +68,13 @@ SCRIPT = """
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
       .then(function (data) {
         var n = apply(data.parts);
-        if (n > 0) { changed = true; say(n + " updated at " + data.at + "."); }
+        if (n > 0) { changed = true; total += n; say(n + " updated at " + data.at + "."); }
         var waiting = data.sending > 0 || (!changed && Date.now() - started < 120000);
         if (waiting && Date.now() - started < 900000) {
           delay = Math.min(delay * 1.25, 6000);
           setTimeout(tick, delay);
         } else {
-          say("Up to date at " + data.at + ".");
+          say("Up to date at " + data.at + (total ? " (" + total + " updated)." : "."));
         }
       })
       .catch(function (error) { say("Live updates stopped (" + error.message + "): use Refresh."); });

@@ -198,7 +198,7 @@ def glance(view: GradebookView, base: str) -> str:
     )
     inner = (
         '<h2 class="vh">At a glance</h2>'
-        f'<p><strong>{e(summary)}</strong> <span class="live" id="live" role="status"></span></p>'
+        f'<p><strong>{e(summary)}</strong> <span class="live" id="live" aria-live="polite"></span></p>'
         f'<ul class="totals" aria-label="Cells by status">{totals}</ul>'
         '<div class="bar">'
         '<button form="view">Refresh</button>'

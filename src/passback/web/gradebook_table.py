@@ -104,11 +104,10 @@ def _steps(cell: CellView, column: ColumnView, zone: tzinfo) -> str:
     if cell.history:
         items = []
         for attempt in reversed(cell.history[-HISTORY_SHOWN:]):
-            answer = f"HTTP {attempt.status}" if attempt.status else "no answer"
-            said = f": {attempt.message}" if attempt.message else ""
+            answer = attempt.message or (f"HTTP {attempt.status}" if attempt.status else "no answer")
             items.append(
                 f"<li>{e(format_when(attempt.at, zone))}: sent {e(format_percent(attempt.value))}, "
-                f"{e(attempt.outcome)} ({e(answer)}{e(said)})</li>"
+                f"{e(attempt.outcome)} ({e(answer)})</li>"
             )
         more = len(cell.history) - HISTORY_SHOWN
         tail = f"<li>{more} older: see the column's history CSV</li>" if more > 0 else ""
