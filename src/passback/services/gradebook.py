@@ -276,16 +276,20 @@ class GradebookView:
 
 
 class GradebookService:
-    def __init__(self, view: GradebookViewRepository, thresholds: Callable[[str], int | None] | None = None) -> None:
+    def __init__(
+        self,
+        view: GradebookViewRepository,
+        thresholds: Callable[[Iterable[str]], Mapping[str, int | None]] | None = None,
+    ) -> None:
         self.view = view
-        # The catalog's minimum number of questions per activity (cached there for a minute).
-        self.thresholds = thresholds or (lambda _activity: None)
+        # The catalog's minimum number of questions per activity: one BatchGetItem, cached a minute.
+        self.thresholds = thresholds or (lambda _activities: {})
 
     def build(self, course_id: str, now: datetime, zone: tzinfo = UTC) -> GradebookView | None:
         snapshot = self.view.load(course_id)
         if snapshot is None:
             return None
-        known = {a: self.thresholds(a) for a in snapshot.course.activities}
+        known = self.thresholds(list(snapshot.course.activities)) if snapshot.course.activities else {}
         return build_view(snapshot, now, thresholds=known, zone=zone)
 
 

@@ -48,7 +48,10 @@ SCRIPT = """
     var note = document.getElementById("live");
     if (note) { note.textContent = text; }
   }
-  if (main.dataset.watch === "1") { say("This page updates by itself while grades are on their way."); }
+  Array.prototype.forEach.call(document.querySelectorAll(".nojs"), function (element) {
+    element.textContent = "This page updates by itself.";
+  });
+  if (main.dataset.watch === "1") { say("Watching for the result."); }
   function body() {
     var fields = new URLSearchParams(new FormData(view));
     fields.set("csrf", act.querySelector("input[name=csrf]").value);

@@ -95,7 +95,8 @@ def render(
     if confirm is not None:
         parts.append(_confirmation(confirm, token, csrf, keep))
     if done in DONE_MESSAGES:
-        extra = f" <noscript>{e(NO_SCRIPT_NOTE)}</noscript>" if done in WATCHED else ""
+        # Said in the HTML, so it holds without a script; the script replaces it (it does update the page).
+        extra = f' <span class="nojs">{e(NO_SCRIPT_NOTE)}</span>' if done in WATCHED else ""
         parts.append(f'<div class="flash" role="status">{e(DONE_MESSAGES[done])}{extra}</div>')
     if error:
         parts.append(f'<div class="flash error" role="alert"><strong>Not saved.</strong> {e(error)}</div>')
