@@ -220,12 +220,13 @@ def _moto_put(table_name: str) -> Any:
 
 
 @pytest.fixture
-def fast_moto_responses(monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_moto_responses(monkeypatch: pytest.MonkeyPatch, stack: Any) -> None:
     """Encode moto's DynamoDB answers with json.dumps instead of its generic response serializer.
 
     moto builds the same DynamoDB JSON either way; its serializer takes about 5 ms per item, so a
     21,000-item partition would take minutes to read here where DynamoDB takes a second. Paging
-    (1 MB per page), key conditions and everything else stay moto's.
+    (1 MB per page), key conditions and everything else stay moto's. After the stack is up (its
+    set-up answers carry dates this encoder does not take).
     """
     from moto.dynamodb.models.dynamo_type import LimitedSizeDict
     from moto.dynamodb.responses import DynamoResult
