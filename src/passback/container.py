@@ -245,7 +245,7 @@ def idempotency_store() -> object:
 def course_settings() -> CourseSettings:
     from passback.services.course_settings import CourseSettings
 
-    return CourseSettings(courses(), catalog(), jobs())
+    return CourseSettings(courses(), catalog(), jobs(), enrollments=enrollments(), grades=grades())
 
 
 @cache

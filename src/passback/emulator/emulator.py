@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from . import lti11, oidc
+from . import deep_linking, lti11, oidc
 from .browser import BrowserLaunches
 from .claims import base_claims
 from .control import ControlApi
@@ -270,6 +270,64 @@ class LmsEmulator(BrowserLaunches):
             deployment_id=deployment_id,
             message_hint_extra=message_hint_extra,
         )
+
+    def lti13_deep_link_login_params(
+        self,
+        client_id: str,
+        user_id: str,
+        context_id: str,
+        *,
+        accept_multiple: bool = True,
+        return_url: str | None = None,
+        deployment_id: str | None = None,
+        message_hint_extra: dict[str, Any] | None = None,
+    ) -> dict[str, str]:
+        """Query parameters for the tool's login URL that start a deep-linking request ("Select content").
+        `return_url` replaces the LMS's own deep_link_return_url (a forged one, for security tests)."""
+        return deep_linking.login_params(
+            self.lms,
+            client_id,
+            user_id,
+            context_id,
+            accept_multiple=accept_multiple,
+            return_url=return_url,
+            deployment_id=deployment_id,
+            message_hint_extra=message_hint_extra,
+        )
+
+    def links(self, context_id: str) -> list[dict[str, Any]]:
+        """The course's links, with the line item each has (None: the launch offers only the container)."""
+        with self._state.lock:
+            return [
+                {
+                    "resource_link_id": link.resource_link_id,
+                    "title": link.title,
+                    "custom": dict(link.custom),
+                    "line_item_id": link.line_item_id,
+                }
+                for (ctx, _), link in self._state.links.items()
+                if ctx == context_id
+            ]
+
+    def line_items(self, context_id: str) -> list[dict[str, Any]]:
+        with self._state.lock:
+            return [
+                {
+                    "id": item.id,
+                    "label": item.label,
+                    "scoreMaximum": item.score_maximum,
+                    "resourceLinkId": item.resource_link_id,
+                    "resourceId": item.resource_id,
+                    "tag": item.tag,
+                }
+                for item in self._state.line_items.values()
+                if item.context_id == context_id
+            ]
+
+    def deep_link_responses(self) -> list[dict[str, Any]]:
+        """Every deep-linking response the LMS received: accepted (with its items) or refused (with why)."""
+        with self._state.lock:
+            return [dict(entry) for entry in self._state.deep_link_responses]
 
     def base_claims(
         self,

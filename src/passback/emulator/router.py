@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import oidc
+from . import deep_linking, oidc
 from .ags import Ags
 from .lms import Lms
 from .nrps import handle_memberships
@@ -111,6 +111,9 @@ class Router:
             "/token": _Route(token, "token", "token", ("token", "all")),
             "/outcomes": _Route(self._outcomes.handle, "outcome", "outcomes", ("score", "outcomes", "all")),
             "/return": _Route(_returned),
+            deep_linking.RETURN_PATH: _Route(
+                lambda r: deep_linking.handle_response(self._lms, self._keys, r), "deep_link_response"
+            ),
             "/": _Route(self._index),
         }
 
