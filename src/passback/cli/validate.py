@@ -112,6 +112,8 @@ learner_id = made_id(
 link_id = made_id(
     "link id", LINK_ID, "'l' and 20 letters or digits", "`passback courses find TEXT --links` lists a course's links"
 )
+COURSE_HELP = "the course id (c + 20 letters/digits): `passback courses find TITLE` shows it"
+ACTIVITY_HELP = "the activity id, as `passback activities list` shows it (e.g. quiz-1)"
 activity_id = name_id("activity id", "quiz-1 (as `passback activities list` shows)")
 
 
