@@ -205,5 +205,6 @@ def test_rule12_an_email_asserted_by_an_lms_launch_claims_no_product_account(
     assert course.lms_grade("eve", "link-quiz-1") is None
     assert container.progress().get(eve, "quiz-1").overall.latest_score is None
     owner = container.learners().by_email(EMAIL)
-    assert owner is not None and owner != eve
+    assert owner is not None
+    assert owner != eve
     assert container.progress().get(owner, "quiz-1").overall.latest_score == 91.0

@@ -27,7 +27,8 @@ def lms_course(stack: Stack, lms: Any, product: Product, activity_id: str = "ess
     lms.add_link("bio-101", f"link-{activity_id}", title="Essay 1", custom={"activity_id": activity_id})
     assert stack.launch13(lms, "teacher", "bio-101", f"link-{activity_id}").status_code == 303
     handoff = stack.launch13(lms, "sam", "bio-101", f"link-{activity_id}")
-    assert handoff.status_code == 302 and "passback_token=" in handoff.headers["Location"]
+    assert handoff.status_code == 302
+    assert "passback_token=" in handoff.headers["Location"]
     stack.drain()
     platform = container.courses().get(_course_id(lms)).platform_id  # type: ignore[union-attr]
     learner = container.learners().by_identity(platform, "sam")

@@ -23,7 +23,7 @@ from passback.settings import get_settings
 
 JSON = "application/json"
 NO_STORE = {"Cache-Control": "no-store"}
-_REFUSALS: dict[int | str, Any] = {
+_REFUSALS: dict[int, Any] = {
     401: {
         "description": "the token is missing, invalid, expired or its credential revoked",
         "content": {JSON: {"model": ApiError}},
@@ -87,8 +87,8 @@ def api() -> APIGatewayHttpResolver:
     def invalid(error: RequestValidationError) -> Response[str]:
         path = app.current_event.path
         if path.endswith("/token"):
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))} is required" for e in error.errors())
-            return refusal(ApiRefused(400, "invalid_request", problems or "bad token request"))
+            missing = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))} is required" for e in error.errors())
+            return refusal(ApiRefused(400, "invalid_request", missing or "bad token request"))
         if path.endswith("/messages") and app.current_event.http_method == "POST":
             try:
                 precheck()
@@ -146,6 +146,10 @@ def api() -> APIGatewayHttpResolver:
             413: {"description": "more than 10 messages or 256 KiB", "content": {JSON: {"model": ApiError}}},
             429: {
                 "description": "over the product's rate limit: retry after Retry-After seconds",
+                "content": {JSON: {"model": ApiError}},
+            },
+            503: {
+                "description": "the queue did not take the batch; none was accepted: retry after Retry-After seconds",
                 "content": {JSON: {"model": ApiError}},
             },
         },

@@ -38,6 +38,10 @@ def register(verbs: Any) -> None:
     remove.add_argument("product_id")
     remove.set_defaults(run=products_remove)
 
+    openapi = verbs.add_parser("openapi", help="write the product API's OpenAPI document (docs/openapi.json)")
+    openapi.add_argument("--out", type=Path, default=Path("docs/openapi.json"), help="output file")
+    openapi.set_defaults(run=write_openapi)
+
 
 def _key_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -157,4 +161,12 @@ def products_remove(args: argparse.Namespace) -> int:
     except ProductError as error:
         raise CliError(str(error)) from None
     print(f"removed {args.product_id}: every credential of it is revoked")
+    return 0
+
+
+def write_openapi(args: argparse.Namespace) -> int:
+    from passback.api.openapi import document_text
+
+    args.out.write_text(document_text(), encoding="utf-8")
+    print(f"wrote {args.out}")
     return 0

@@ -55,7 +55,7 @@ def _product(item: Product) -> ProductRecord:
     return ProductRecord(
         product_id=str(item.product_id),
         name=str(item.name),
-        platforms=tuple(item.platforms or ()),
+        platforms=tuple(str(p) for p in item.platforms or ()),
         rate_per_second=int(item.rate_per_second or 0),
         created_at=item.created_at,
     )

@@ -101,7 +101,7 @@ class Gateway:
     def authorizer(self) -> JwtAuthorizer:
         """The JWT authorizer; its issuer is this gateway's own base URL (PublicBaseUrl locally)."""
         if self._authorizer is None:
-            self._authorizer = JwtAuthorizer(f"http://{self.server.server_address[0]}:{self.port}")
+            self._authorizer = JwtAuthorizer(f"http://{self.server.server_address[0]!s}:{self.port}")
         return self._authorizer
 
     @property

@@ -37,11 +37,12 @@ def jwk_of_public_pem(pem: str) -> dict[str, str]:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     try:
-        key = load_pem_public_key(pem.encode("utf-8"))
+        loaded = load_pem_public_key(pem.encode("utf-8"))
     except ValueError as error:
         raise ProductError(f"not a PEM public key: {error}") from None
-    if not isinstance(key, RSAPublicKey) or key.key_size < 2048:
+    if not isinstance(loaded, RSAPublicKey) or loaded.key_size < 2048:
         raise ProductError("the key must be an RSA public key of at least 2048 bits (RS256)")
+    key: RSAPublicKey = loaded
 
     class _Wrapper:  # public_jwk() takes a private key only to call .public_key() on it
         def public_key(self) -> RSAPublicKey:
