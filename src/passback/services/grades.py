@@ -39,6 +39,15 @@ class CourseGrades:
             entries[activity.idx] = GradeEntry.of(grade, p.version)
         return entries
 
+    def entry_for(self, course: CourseRecord, learner_id: str, activity_id: str, now: datetime) -> GradeEntry | None:
+        """One learner's grade for one activity under the course as given (a preview of a new
+        deadline passes the course with that deadline): one GetItem of their progress."""
+        if activity_id not in course.activities:
+            return None
+        scoped = replace(course, activities={activity_id: course.activities[activity_id]})
+        entries = self.entries(scoped, [self.progress.get(learner_id, activity_id)], now)
+        return entries.get(course.activities[activity_id].idx)
+
     def initial_entries(self, course: CourseRecord, learner_id: str, now: datetime) -> dict[int, GradeEntry]:
         """For a new enrollment: one Query of the learner's progress."""
         if not course.activities:

@@ -11,12 +11,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from passback import container
+from passback.lti.deep_linking import DeepLinkingRequest
 from passback.lti.errors import LaunchRefused
 from passback.observability import logger
 from passback.services.launch import LaunchFacts, LaunchOutcome
 from passback.services.products import grant_handoff
 from passback.settings import get_settings
-from passback.web import handoff, pages, session
+from passback.web import deep_linking, handoff, pages, session
 from passback.web.http import HttpRequest, WebResponse, public_base_url
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -42,9 +43,11 @@ def lti13_login(http: HttpRequest, now: datetime) -> WebResponse:
 
 def lti13_launch(http: HttpRequest, now: datetime) -> WebResponse:
     try:
-        facts = container.lti13().launch(http, now)
+        facts = container.lti13().receive(http, now)
     except LaunchRefused as error:
         return refused(error, http)
+    if isinstance(facts, DeepLinkingRequest):
+        return deep_linking.open_picker(facts, http, now)
     facts = replace(facts, tool_base_url=public_base_url(http))
     return after_launch(container.launches().launch(facts, now), facts, http, now)
 
