@@ -23,7 +23,7 @@ def document() -> dict[str, Any]:
     flows = OAuthFlows(
         clientCredentials=OAuthFlowClientCredentials(
             tokenUrl="/api/v1/token",
-            scopes={SCOPE_WRITE: "post score and activity messages", SCOPE_READ: "read this product's message statuses"},
+            scopes={SCOPE_WRITE: "post score and activity messages", SCOPE_READ: "read its message statuses"},
         )
     )
     schema = api().get_openapi_schema(
