@@ -190,6 +190,8 @@ class ScoringService:
                 changed = False
                 break
             if self.progress.save(new, now=now):
+                # "unchanged" for the product: older than the newest report, no new high in answers.
+                changed = new.overall != current.overall
                 current = new
                 count("ScoresApplied")
                 break
