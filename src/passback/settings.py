@@ -37,6 +37,8 @@ class Settings:
     retry_horizon_seconds: int = 3600
     sender_email: str = "no-reply@passback.invalid"
     mail_dir: str | None = None
+    # LTI Dynamic Registration without an invite (docs/lms-setup.md); off unless the deployment opens it.
+    open_registration: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -61,6 +63,7 @@ _ENV = {
     "retry_horizon_seconds": "PASSBACK_RETRY_HORIZON_SECONDS",
     "sender_email": "PASSBACK_SENDER_EMAIL",
     "mail_dir": "PASSBACK_MAIL_DIR",
+    "open_registration": "PASSBACK_OPEN_REGISTRATION",
 }
 
 

@@ -18,6 +18,7 @@ from .faults import Faults
 from .keys import KeyRing
 from .lms import Lms
 from .net import require_loopback_bind
+from .registration import Registrations
 from .router import Router
 from .server import EmulatorHTTPServer
 from .state import EmulatorState, LineItemMode
@@ -65,6 +66,7 @@ class LmsEmulator(BrowserLaunches):
         self._state = EmulatorState(clock)
         self.faults = Faults(self._state)
         self._stats = Stats(self._state.lock)
+        self.registrations = Registrations(self._state)
         self._guid = f"lms-emulator-{uuid.uuid4().hex[:12]}"
         self._stop_event = threading.Event()
         self._lms: Lms | None = None
@@ -93,7 +95,7 @@ class LmsEmulator(BrowserLaunches):
             guid=self._guid,
             token_lifetime=self._token_lifetime,
         )
-        server.dispatch = Router(self._lms, control.handle, self._stop_event).dispatch
+        server.dispatch = Router(self._lms, control.handle, self._stop_event, self.registrations).dispatch
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="lms-emulator", daemon=True
@@ -206,6 +208,23 @@ class LmsEmulator(BrowserLaunches):
 
     def tool_registration(self, client_id: str) -> dict[str, Any]:
         return self._state.tool(client_id).as_dict()
+
+    # -- LTI Dynamic Registration -------------------------------------------------------------
+
+    def registration_url(self, tool_url: str, *, update_client_id: str | None = None) -> str:
+        """What the LMS opens when its admin pastes the tool's registration URL: the tool URL plus
+        `openid_configuration` and a one-time `registration_token` (one that updates `update_client_id`'s
+        registration, as Moodle's "update" tokens do, when given)."""
+        return self.registrations.start(self.lms, tool_url, update_client_id=update_client_id)
+
+    def registration_knobs(self, *, issuer_override: str | None = None, registration_host: str | None = None) -> None:
+        """Misbehave on purpose: serve another issuer, or a registration endpoint on another host."""
+        self.registrations.knobs.issuer_override = issuer_override
+        self.registrations.knobs.registration_host = registration_host
+
+    def registration_requests(self) -> list[dict[str, Any]]:
+        """The client registrations the tool posted, in order."""
+        return list(self.registrations.received)
 
     # -- courses, users, links ----------------------------------------------------------------
 
