@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
+import botocore.client
 import requests
 
 from course_setup import lti13_course
@@ -69,6 +73,29 @@ def test_the_column_is_found_on_a_later_page_of_a_container_that_ignores_filters
     assert len(homepage_items(lms)) == 1
 
 
+@contextmanager
+def atomic_dynamodb() -> Iterator[None]:
+    """One DynamoDB call at a time, as DynamoDB applies each conditional write atomically.
+
+    moto's in-process backend checks a condition and writes without a lock, so two threads could
+    both pass one condition there; real DynamoDB never lets them.
+    """
+    original = botocore.client.BaseClient._make_api_call
+    lock = threading.Lock()
+
+    def serialised(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if self.meta.service_model.service_name != "dynamodb":
+            return original(self, operation, params)
+        with lock:
+            return original(self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = serialised  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
 class RacingClient(LineItemsClient):
     """Both launches look before either creates: the race the claim must settle."""
 
@@ -115,10 +142,11 @@ def test_two_racing_launches_create_one_column_and_both_get_it(stack: Stack, lms
     threads = [
         threading.Thread(target=lambda: results.append(racing.find_or_create(record, link, facts))) for _ in range(2)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    with atomic_dynamodb():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
     assert len(homepage_items(lms)) == 1
     assert len(results) == 2
     assert results[0] == results[1] is not None
@@ -133,11 +161,11 @@ def test_a_deleted_column_is_shown_costs_one_post_and_is_recreated_from_the_grad
     assert course.lms_grade("sam", "link-quiz-1") == 80.0
     lms.delete_line_item(CONTEXT, "link-quiz-1")
     lms.reset_counters()
-    clock.advance(seconds=5)
-    stack.send_messages([score(course.ref("sam"), "quiz-1", 3, 90.0, clock.now)])
+    later = clock.now + timedelta(seconds=2)  # the product's clock; Passback's stays (sessions are signed on it)
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 3, 90.0, later)])
     stack.drain()
     assert lms.counters.get("score", 0) == 1  # the 404 that tells Passback the column is gone
-    stack.send_messages([score(course.ref("ria"), "quiz-1", 2, 60.0, clock.now)])
+    stack.send_messages([score(course.ref("ria"), "quiz-1", 2, 60.0, later)])
     stack.drain()
     assert lms.counters.get("score", 0) == 1  # the link is marked: no other cell POSTs to it
     assert course.cell("sam", "link-quiz-1").status == "LMS column deleted"
