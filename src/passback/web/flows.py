@@ -75,12 +75,11 @@ def after_launch(outcome: LaunchOutcome, facts: LaunchFacts, http: HttpRequest, 
             lms_origin=outcome.course.lms_origin or facts.lms_origin,
             now=now,
         )
-        location = f"{base}/gradebook/{outcome.course.course_id}?s={started.token}"
-        return WebResponse(
-            303,
-            headers={"Location": location, **NO_STORE},
-            cookies=[session.session_cookie(started, secure=base.startswith("https://"))],
-        )
+        # The URL carries a one-time ticket, never the session (web/session.py): the page's first
+        # load exchanges it and sets the cookie.
+        ticket = session.ticket(keys, started, now=now)
+        location = f"{base}/gradebook/{outcome.course.course_id}?{session.TICKET_PARAMETER}={ticket}"
+        return WebResponse(303, headers={"Location": location, **NO_STORE})
     activity = container.catalog().get(outcome.activity_id) if outcome.activity_id else None
     product_url = (activity.product_url if activity else None) or get_settings().product_home_url
     if not product_url:
