@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from passback.services.grades import CourseGrades
     from passback.services.jobs import CourseJobs
     from passback.services.launch import LaunchService
+    from passback.services.line_items import LineItemService
     from passback.services.merges import MergeService
     from passback.services.product_api import MessageIntake, ProductTokens
     from passback.services.products import ProductAdmin
@@ -277,12 +278,20 @@ def course_settings() -> CourseSettings:
 
 @cache
 def launches() -> LaunchService:
-    from passback.lms.line_items import AgsLineItems
     from passback.services.launch import LaunchService
 
     return LaunchService(
-        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), AgsLineItems(lms()), merges()
+        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), line_items(), merges()
     )
+
+
+@cache
+def line_items() -> LineItemService:
+    from passback.lms.line_items import LineItemsClient
+    from passback.services.line_items import LineItemService
+
+    gateway = lms()
+    return LineItemService(courses(), gateway, LineItemsClient(gateway.ags))
 
 
 @cache
