@@ -39,9 +39,14 @@ DONE_MESSAGES = {
     "resync-course": "Resync requested for the whole course: every grade is being checked and sent again.",
     "policy": "Release policy saved.",
     "gau": "Deadlines saved.",
+    "column-recreated": "The LMS column was recreated: the link's grades are being sent to it.",
+    "roster-sync": "Roster update requested: Passback is reading the course's members from the LMS (a minute for a "
+    "large course); learners who have not opened Passback yet then appear.",
 }
 # Actions whose effect arrives in the next seconds: the page watches for it.
-WATCHED = frozenset({"released", "resync-cell", "resync-column", "resync-course", "policy", "gau"})
+WATCHED = frozenset(
+    {"released", "resync-cell", "resync-column", "resync-course", "policy", "gau", "column-recreated", "roster-sync"}
+)
 NO_SCRIPT_NOTE = "This page does not update by itself without JavaScript: use Refresh in a few seconds."
 
 
@@ -204,7 +209,12 @@ def glance(view: GradebookView, base: str) -> str:
         '<div class="bar">'
         '<button form="view">Refresh</button>'
         f'<button form="act" formaction="{base}/resync" name="scope" value="course">Resync the whole course</button>'
-        f'<button form="act" formaction="{base}/export.csv">Download as CSV (grades and statuses)</button>'
+        + (
+            f'<button form="act" formaction="{base}/roster-sync">Update the roster from the LMS</button>'
+            if view.course.lti_version == "1.3"
+            else ""
+        )
+        + f'<button form="act" formaction="{base}/export.csv">Download as CSV (grades and statuses)</button>'
         '<a href="#settings">Settings: release policy and deadlines</a>'
         "</div>"
     )

@@ -81,6 +81,10 @@ def column_header(column: ColumnView, position: int, selection: Selection | None
     return versioned("th", f"col-{column.key}", f' scope="col"{sort_attr}', inner)
 
 
+NEVER_OPENED = (
+    "In the LMS course's roster but has not opened any Passback link yet. LTI 1.3: their grades (deadline zeros "
+    "included) reach each link's LMS column anyway. LTI 1.1: nothing can be sent until they open each link once."
+)
 NO_GRADE = '<span class="g"><span aria-hidden="true">\u2013</span><span class="vh">no grade</span></span>'
 
 
@@ -128,7 +132,12 @@ def cell_html(cell: CellView, column: ColumnView, position: int, base: str, zone
     )
     todo = f'<span class="todo">{e(mark.todo)}</span>' if mark.todo and mark.tone is not Tone.OK else ""
     button = ""
-    if cell.resyncable and cell.link_id is not None:
+    if cell.status == "LMS column deleted" and cell.link_id is not None:
+        button = (
+            f'<button form="act" formaction="{base}/recreate-column" name="link" value="{e(cell.link_id)}">'
+            "Recreate column</button>"
+        )
+    elif cell.resyncable and cell.link_id is not None:
         verb = "Try again" if cell.status in ("LMS error", "retrying", "gave up") else "Resync"
         button = (
             f'<button form="act" formaction="{base}/resync" name="cell" '
@@ -190,6 +199,8 @@ def table(view: GradebookView, selection: Selection, base: str) -> str:
     body: list[str] = []
     for row in selection.rows:
         email = f"<small>{e(row.email)}</small>" if row.email else ""
+        if row.never_opened:
+            email += f'<small class="never" title="{e(NEVER_OPENED)}">never opened Passback</small>'
         cells = "".join(cell_html(cell, columns[i], i, base, zone) for i, cell in enumerate(row.cells))
         body.append(f'<tr><th scope="row" id="r-{e(row.learner_id)}">{e(row.name)}{email}</th>{cells}</tr>')
     if not body:
