@@ -106,6 +106,14 @@ class EnrollmentRepository:
             ],
         )
 
+    def set_lms_status(self, course_id: str, learner_id: str, status: str | None) -> None:
+        """What the course roster says of the learner (None: active, the default, not stored)."""
+        self._update(course_id, learner_id, [set_or_remove(Enrollment.lms_status, status)])
+
+    def mark_launched(self, course_id: str, learner_id: str) -> None:
+        """The learner opened a link: no longer "never opened", and evidently in the course."""
+        self._update(course_id, learner_id, [Enrollment.launched.remove(), Enrollment.lms_status.remove()])
+
     def set_merge_pending(self, course_id: str, learner_id: str, pending: bool) -> None:
         self._update(course_id, learner_id, [Enrollment.merge_pending.set(pending)])
 

@@ -134,6 +134,23 @@ class Link(GradebookItem, discriminator="link"):
         return f"C#{kw['course_id']}", f"CL#{kw['link_id']}"
 
 
+class CourseRoster(GradebookItem, discriminator="course_roster"):
+    """Where the course's roster (NRPS) is read from, and when the schedule reads it next.
+
+    Written on the first instructor launch that carries the NRPS claim (and when its URL changes);
+    the schedule moves `due_sk` a day ahead when it queues a read. Nothing per member lives here.
+    """
+
+    course_id = UnicodeAttribute()
+    memberships_url = UnicodeAttribute()
+    client_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"C#{kw['course_id']}", "#ROSTER"
+
+
 class Enrollment(GradebookItem, discriminator="enrollment"):
     """A learner in a course (rule 2), with their grade for each assigned activity.
 
