@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from passback.cli import admin, build, demo, operate, products, serve
+from passback.cli import admin, build, demo, operate, products, roster, serve
 from passback.cli.errors import CliError
 
 Command = Callable[[argparse.Namespace], int]
@@ -27,6 +27,7 @@ def parser() -> argparse.ArgumentParser:
     for module in (admin, operate, build):
         module.register(verbs)
     products.register(verbs)
+    roster.register(verbs)
     return top
 
 

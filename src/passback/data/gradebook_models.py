@@ -125,6 +125,8 @@ class Link(GradebookItem, discriminator="link"):
     # The line item URL the LMS answered 404 for (its column was deleted); equal to line_item_url
     # until the column is recreated.
     deleted_line_item_url = UnicodeAttribute(null=True)
+    # When Passback recreated the column: a grade "synced" before then went to the deleted one.
+    line_item_recreated_at = UTCDateTimeAttribute(null=True)
     # "<token> <epoch>": a launch creating this link's line item (so two racing launches make one).
     line_item_claim = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
