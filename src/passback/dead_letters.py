@@ -141,7 +141,7 @@ class DeadLetters:
             if letter in kept:
                 continue
             tag = letter.product_id
-            attributes = {PRODUCT_ATTRIBUTE: {"DataType": "String", "StringValue": tag}} if tag else {}
+            attributes: dict[str, Any] = {PRODUCT_ATTRIBUTE: {"DataType": "String", "StringValue": tag}} if tag else {}
             sqs.send_message(QueueUrl=queue.source_url, MessageBody=letter.body, MessageAttributes=attributes)
             sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=letter.receipt)
             moved += 1
