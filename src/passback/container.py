@@ -267,9 +267,19 @@ def course_settings() -> CourseSettings:
 def launches() -> LaunchService:
     from passback.lms.line_items import AgsLineItems
     from passback.services.launch import LaunchService
+    from passback.services.migration import LegacyLinks
 
     return LaunchService(
-        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), AgsLineItems(lms()), merges()
+        courses(),
+        learners(),
+        enrollments(),
+        cells(),
+        catalog(),
+        grades(),
+        jobs(),
+        AgsLineItems(lms()),
+        merges(),
+        migration=LegacyLinks(courses(), learners(), enrollments()),
     )
 
 
@@ -305,12 +315,18 @@ def lti13() -> Lti13:
     from passback.data.key_sets import KeySetStore
     from passback.data.launch_state import LaunchStateStore
     from passback.lti.key_sets import PlatformKeySets
+    from passback.lti.lti1p1 import LegacyClaims
     from passback.lti.lti13 import Lti13
     from passback.lti.tool_config import DynamoToolConf
     from passback.web.http import public_base_url
 
     return Lti13(
-        DynamoToolConf(platforms()), LaunchStateStore(), nonces(), PlatformKeySets(KeySetStore()), public_base_url
+        DynamoToolConf(platforms()),
+        LaunchStateStore(),
+        nonces(),
+        PlatformKeySets(KeySetStore()),
+        public_base_url,
+        legacy=LegacyClaims(platforms(), consumers()),
     )
 
 
