@@ -13,10 +13,9 @@ import requests
 
 from passback import container
 from passback.cli import main as cli_main
-from passback.domain.migration import AGS, BASIC_OUTCOMES, protocol_of
+from passback.domain.migration import AGS, BASIC_OUTCOMES
 from passback.ids import course_id, platform_id, platform_key_lti11, platform_key_lti13
 from passback.lti.lti1p1 import consumer_key_sign
-from passback.services.sync import link_target
 from stack_harness import CLIENT_ID, CONSUMER_KEY, CONSUMER_SECRET, Stack, activity, score
 
 COURSE = "bio-101"
@@ -53,6 +52,13 @@ def lms_moves_to_lti13(stack: Stack, lms: Any, **migration: Any) -> None:
 
 def launch13(lms: Any, user: str) -> requests.Response:
     return lms.lti13_launch(requests.Session(), CLIENT_ID, user, COURSE, LINK)
+
+
+def shown_protocols(cid: str, clock: Any) -> dict[str, str | None]:
+    """What the instructor's gradebook says each learner's quiz cell goes by."""
+    view = container.gradebook().build(cid, clock.now)
+    assert view is not None
+    return {row.name: row.cells[0].protocol for row in view.rows}
 
 
 def test_the_lti1p1_signature_is_the_one_the_spec_defines() -> None:
@@ -96,6 +102,7 @@ def test_a_course_used_through_lti11_continues_through_lti13_with_the_same_cours
     assert len(enrollment_ids) == 2  # sam and ria once each: no duplicate in the gradebook
 
     lms.reset_counters()
+    clock.advance(seconds=5)  # later work than the 1.1 grade's
     stack.send_messages([score({"issuer": lms.issuer, "user_id": "sam"}, "quiz-1", 2, 90.0, clock.now)])
     stack.drain()
     assert lms.counters.get("score", 0) == 1  # the next grade goes by AGS ...
@@ -118,13 +125,7 @@ def test_a_learner_not_yet_seen_through_lti13_keeps_basic_outcomes_until_their_f
     stack.drain()
     ria = container.learners().by_identity(platform_id(platform_key_lti11(CONSUMER_KEY)), "ria")
     assert ria is not None
-    course = container.courses().get(cid)
-    assert course is not None
-    [link] = course.links.values()
-    enrollment = container.enrollments().get(cid, ria)
-    assert enrollment is not None
-    cell = container.cells().get(cid, ria, link.link_id)
-    assert protocol_of(link_target(course, link, enrollment, cell)) == BASIC_OUTCOMES
+    assert shown_protocols(cid, clock) == {"Sam Student": BASIC_OUTCOMES, "Ria Student": BASIC_OUTCOMES}
 
     lms.reset_counters()
     stack.send_messages([score({"consumer_key": CONSUMER_KEY, "user_id": "ria"}, "quiz-1", 1, 70.0, clock.now)])
@@ -139,7 +140,7 @@ def test_a_learner_not_yet_seen_through_lti13_keeps_basic_outcomes_until_their_f
     enrollment = container.enrollments().get(cid, ria)
     assert enrollment is not None
     assert enrollment.lti13_user_id == "ria"
-    assert protocol_of(link_target(course, link, enrollment, cell)) == AGS
+    assert shown_protocols(cid, clock) == {"Sam Student": BASIC_OUTCOMES, "Ria Student": AGS}
     lms.reset_counters()
     stack.send_messages([score({"consumer_key": CONSUMER_KEY, "user_id": "ria"}, "quiz-1", 2, 75.0, clock.now)])
     stack.drain()
@@ -210,3 +211,17 @@ def test_an_operator_tie_continues_a_course_for_an_lms_that_sends_no_claim(
     assert cli_main(["platforms", "link-legacy", "--issuer", lms.issuer, "--client-id", CLIENT_ID,
                      "--consumer-key", "nobody"]) == 2  # fmt: skip
     assert "no LTI 1.1 consumer 'nobody'" in capsys.readouterr().err
+
+
+def test_the_gradebook_page_says_which_protocol_each_cell_uses(stack: Stack, lms: Any, clock: Any) -> None:
+    cid = course_used_through_lti11(stack, lms, clock)
+    lms_moves_to_lti13(stack, lms)
+    teacher = launch13(lms, "teacher")
+    assert launch13(lms, "sam").status_code == 200
+    stack.drain()
+    page = requests.get(teacher.headers["Location"], timeout=10)
+    assert page.status_code == 200
+    assert "LTI 1.1, now LTI 1.3" in page.text
+    assert 'title="sent by AGS (LTI 1.3)">1.3</span>' in page.text  # Sam, seen through 1.3
+    assert 'title="sent by Basic Outcomes (LTI 1.1)">1.1</span>' in page.text  # Ria, not yet
+    assert cid in teacher.headers["Location"]
