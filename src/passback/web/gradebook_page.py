@@ -250,7 +250,8 @@ def _cell(cell: CellView, base: str) -> str:
     shown = f'<span class="g">{e(grade)}</span>' if grade else NO_GRADE
     note = f' <span class="note">{e(cell.note)}</span>' if cell.note else ""
     if cell.protocol:  # a course moved from LTI 1.1 to 1.3: which way this cell's grade goes
-        note += f' <span class="note" title="sent by {e(cell.protocol)}">{"1.3" if "1.3" in cell.protocol else "1.1"}</span>'
+        short = "1.3" if "1.3" in cell.protocol else "1.1"
+        note += f' <span class="note" title="sent by {e(cell.protocol)}">{short}</span>'
     label = e(mark.label)
     if cell.status == "retrying" and cell.when is not None:
         label = f"retrying {e(cell.when.astimezone(UTC).strftime('%H:%M'))}"
