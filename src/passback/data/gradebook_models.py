@@ -204,10 +204,14 @@ class Learner(GradebookItem, discriminator="learner"):
 
 
 class Progress(GradebookItem, discriminator="progress"):
-    """A learner's progress on one activity (rule 3), as order-independent aggregates.
+    """A learner's progress on one activity (rule 3): the timeline of their reports.
 
-    `cuts` maps a course id to [order microseconds, message id, score, max answered]: the tally of the
-    reports made on or before that course's GAU, kept once a later report has arrived.
+    `steps` lists the distinct reports, oldest first, each [occurred microseconds, message tag,
+    score, answered]; `floor` is [microseconds, tag, score, max answered] of the reports folded
+    away past the history bound (docs/data-model.md). `latest_*` and `max_answered` repeat the
+    whole timeline's tally for people reading the table. An item written before the timeline
+    (`steps` absent) has `cuts` {course: tally at its GAU} instead: it is read as a timeline of
+    those tallies and rewritten in the new shape by its next change.
     """
 
     learner_id = UnicodeAttribute()
@@ -216,7 +220,9 @@ class Progress(GradebookItem, discriminator="progress"):
     latest_mid = UnicodeAttribute(null=True)
     latest_score = NumberAttribute(null=True)
     max_answered = NumberAttribute(default=0)
-    cuts = MapAttribute[str, Any](default=dict)  # type: ignore[arg-type]
+    steps = ListAttribute[Any](null=True)  # type: ignore[arg-type]
+    floor = ListAttribute[Any](null=True)  # type: ignore[arg-type]
+    cuts = MapAttribute[str, Any](null=True)  # type: ignore[arg-type]
     updated_at = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
 
@@ -240,10 +246,15 @@ class Identity(GradebookItem, discriminator="identity"):
 
 
 class LearnerEmail(GradebookItem, discriminator="learner_email"):
-    """The learner who owns an email address (for the account merge of rule 12)."""
+    """The learner who owns an email address (for the account merge of rule 12).
+
+    Only a product vouches for an address (an email-form score message); `product_id` is the one
+    that did through the API (None: through the score queue). An LMS launch never claims one.
+    """
 
     email = UnicodeAttribute()
     learner_id = UnicodeAttribute()
+    product_id = UnicodeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from passback.data.catalog import ActivityRepository
 from passback.data.enrollments import EnrollmentRepository
 from passback.data.progress import ProgressRepository
-from passback.domain.grading import course_grade
+from passback.domain.grading import grade_from_timeline
 from passback.domain.progress import Progress
 from passback.domain.records import CourseRecord, EnrollmentRecord, GradeEntry
 
@@ -31,9 +31,7 @@ class CourseGrades:
         for activity in course.activities.values():
             found = by_activity.get(activity.activity_id)
             p = found or Progress(learner_id="", activity_id=activity.activity_id)
-            grade = course_grade(
-                p.tally_for_course(course.course_id), self.minimum_questions(activity.activity_id), activity.gau, now
-            )
+            grade = grade_from_timeline(p, self.minimum_questions(activity.activity_id), activity.gau, now)
             if found is None and not grade.registered:
                 continue  # nothing known and nothing given: no entry
             entries[activity.idx] = GradeEntry.of(grade, p.version)
