@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from passback.services.grades import CourseGrades
     from passback.services.jobs import CourseJobs
     from passback.services.launch import LaunchService
+    from passback.services.line_items import LineItemService
     from passback.services.merges import MergeService
     from passback.services.product_api import MessageIntake, ProductTokens
     from passback.services.products import ProductAdmin
@@ -276,7 +277,6 @@ def course_settings() -> CourseSettings:
 
 @cache
 def launches() -> LaunchService:
-    from passback.lms.line_items import AgsLineItems
     from passback.services.launch import LaunchService
     from passback.services.migration import LegacyLinks
 
@@ -288,10 +288,19 @@ def launches() -> LaunchService:
         catalog(),
         grades(),
         jobs(),
-        AgsLineItems(lms()),
+        line_items(),
         merges(),
         migration=LegacyLinks(courses(), learners(), enrollments()),
     )
+
+
+@cache
+def line_items() -> LineItemService:
+    from passback.lms.line_items import LineItemsClient
+    from passback.services.line_items import LineItemService
+
+    gateway = lms()
+    return LineItemService(courses(), gateway, LineItemsClient(gateway.ags))
 
 
 @cache

@@ -87,13 +87,14 @@ class CourseJob(_Message):
 
     `kind`: release (mark released, then sync), resync (clear backoff, try now), regrade
     (recompute enrollments' grades from progress, e.g. a newly assigned activity or a new
-    link), sync (sync cells). `cursor` continues a Query where the previous chunk stopped.
+    link), sync (sync cells), roster (read the course's members from the LMS, NRPS, and sync
+    what changed). `cursor` continues a Query where the previous chunk stopped.
     """
 
     type: Literal["course_job"] = "course_job"
     version: Literal[1] = 1
     job_id: Id
-    kind: Literal["release", "resync", "regrade", "sync"]
+    kind: Literal["release", "resync", "regrade", "sync", "roster"]
     course_id: Id
     activity_id: Id | None = None
     learner_id: Id | None = None

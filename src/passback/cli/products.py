@@ -145,7 +145,7 @@ def products_rotate(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     shown = _hand_over(args, credential)
     shown["next"] = (
-        f"switch the product to the new key, then: passback products rotate {args.product_id} --retire OLD_KID"
+        f"switch the product to the new key, then: passback products rotate {args.product_id} --retire=OLD_KID"
     )
     print(json.dumps(shown, indent=2))
     return 0

@@ -124,6 +124,11 @@ class Link(GradebookItem, discriminator="link"):
     line_item_url = UnicodeAttribute(null=True)
     line_items_url = UnicodeAttribute(null=True)
     ags_scopes = UnicodeSetAttribute(null=True)
+    # The line item URL the LMS answered 404 for (its column was deleted); equal to line_item_url
+    # until the column is recreated.
+    deleted_line_item_url = UnicodeAttribute(null=True)
+    # "<token> <epoch>": a launch creating this link's line item (so two racing launches make one).
+    line_item_claim = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
     @classmethod
@@ -150,6 +155,10 @@ class Enrollment(GradebookItem, discriminator="enrollment"):
     enrolled_at = UTCDateTimeAttribute()
     lti13_user_id = UnicodeAttribute(null=True)
     version = VersionAttribute()
+    # The roster's word (NRPS status: Active, Inactive, Deleted when gone from it); absent: never read.
+    lms_status = UnicodeAttribute(null=True)
+    # False while a learner the roster brought in has not opened any link; absent once they have.
+    launched = BooleanAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
