@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from passback.data.platforms import ConsumerRepository, PlatformRepository
     from passback.data.products import MessageStatuses, ProductRepository
     from passback.data.progress import ProgressRepository
+    from passback.dead_letters import DeadLetters
     from passback.lms.gateway import LmsGateway
     from passback.lms.http import Http, PlatformGate
     from passback.lms.tokens import TokenCache
@@ -363,6 +364,19 @@ def lti11() -> Lti11:
     from passback.web.http import public_base_url
 
     return Lti11(consumers(), nonces(), public_base_url)
+
+
+@cache
+def dead_letters() -> DeadLetters:
+    from passback.dead_letters import DeadLetterQueue, DeadLetters
+
+    s = get_settings()
+    return DeadLetters(
+        [
+            DeadLetterQueue("score", s.score_dlq_url, s.score_queue_url),
+            DeadLetterQueue("release", s.release_dlq_url, s.release_queue_url),
+        ]
+    )
 
 
 # ---------------------------------------------------------------- products and their API (issue 21)

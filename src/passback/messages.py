@@ -112,6 +112,37 @@ def parse_product_message(body: str) -> ScoreMessage | ActivityMessage:
     return parse(event={"message": _loads(body)}, model=ProductEnvelope).message
 
 
+def describe_invalid(error: Exception, *, limit: int = 5) -> str:
+    """What is wrong with a message, in its own field names: no model names, no library links.
+
+    `score.learner: ...` becomes `learner: ...`; a URL error says what a URL must look like.
+    """
+    from pydantic import ValidationError
+
+    if not isinstance(error, ValidationError):
+        return str(error)
+    parts = []
+    for item in error.errors(include_url=False)[:limit]:
+        loc = [str(p) for p in item.get("loc", ()) if not str(p).startswith("function-")]
+        if loc[:1] == ["message"]:
+            loc = loc[2:] if loc[1:2] and loc[1] in ("score", "activity") else loc[1:]
+        kind, text = item.get("type", ""), str(item.get("msg", ""))
+        if kind.startswith("url"):
+            text = "must be an absolute http(s) URL, e.g. https://product.example.com/quiz-1"
+        elif kind == "union_tag_invalid":
+            loc, text = ["type"], "must be 'score' or 'activity'"
+        elif kind == "union_tag_not_found":
+            loc, text = ["type"], "is missing: give 'score' or 'activity'"
+        elif kind == "model_attributes_type" and not loc:
+            text = "must be a JSON object"
+        elif kind == "extra_forbidden":
+            text = "is not a field of this message (docs/messages.md lists them)"
+        text = text.removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc) or 'message'}: {text}")
+    more = len(error.errors()) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
 def _loads(body: str) -> Any:
     import json
 

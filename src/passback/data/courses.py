@@ -10,9 +10,11 @@ from pynamodb.exceptions import PutError
 from passback.data.base import due_stamp, set_or_remove
 from passback.data.errors import is_conditional_failure
 from passback.data.gradebook_models import Course, CourseActivity, GradebookItem, Link
+from passback.data.search import COURSES, SearchIndex
 from passback.data.tables import ensure_bound
 from passback.domain.records import ActivityInCourse, CourseRecord, LinkRecord
 from passback.domain.release import ReleasePolicy, automatic_release_time
+from passback.domain.search import tokens
 
 CONFIG_RANGE = ("#", "D")  # #META, CA# (activities), CL# (links); before E# and X#
 
@@ -112,6 +114,7 @@ class CourseRepository:
             if is_conditional_failure(error):
                 return False
             raise
+        SearchIndex().add(COURSES, course_id, tokens(title, label, whole=[context_id]))
         return True
 
     def set_lti13_issuer(self, course_id: str, issuer: str) -> None:
@@ -121,9 +124,11 @@ class CourseRepository:
 
     def rename(self, course_id: str, title: str, label: str | None) -> None:
         pk, sk = Course.keys_for(course_id=course_id)
-        Course(pk=pk, sk=sk).update(
+        updated = Course(pk=pk, sk=sk)
+        updated.update(
             actions=[Course.title.set(title), set_or_remove(Course.label, label)], condition=Course.pk.exists()
         )
+        SearchIndex().add(COURSES, course_id, tokens(title, label, whole=[updated.context_id]))
 
     def assign_activity(self, course_id: str, activity_id: str, title: str | None, now: datetime) -> bool:
         """Assign an activity to the course, giving it the next short index. False if already assigned."""

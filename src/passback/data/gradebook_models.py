@@ -311,3 +311,22 @@ GRADEBOOK_MODELS: tuple[type[GradebookItem], ...] = (
     LearnerEmail,
     MergeRequest,
 )
+
+
+class SearchEntry(GradebookItem, discriminator="search"):
+    """One token of what finds a course or a learner (`passback courses find`, `learners find`).
+
+    Partitioned by the token's first two letters so a prefix search is one Query; `tokens` holds
+    all of the target's tokens so several words are matched without reading the target.
+    """
+
+    target_id = UnicodeAttribute()
+    tokens = UnicodeSetAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        token = str(kw["token"])
+        return f"FIND#{kw['scope']}#{token[:2]}", f"{token}#{kw['target_id']}"
+
+
+GRADEBOOK_MODELS = (*GRADEBOOK_MODELS, SearchEntry)

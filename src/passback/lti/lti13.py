@@ -560,13 +560,13 @@ class Lti13:
             return request
         facts = facts_from_claims(message.get_launch_data(), message.get_client_id(), http)
         check_activity_id(facts.activity_id)
-        return self._with_legacy(message, facts)
+        return self._with_legacy(message, facts, now)
 
-    def _with_legacy(self, message: PassbackMessageLaunch, facts: LaunchFacts) -> LaunchFacts:
+    def _with_legacy(self, message: PassbackMessageLaunch, facts: LaunchFacts, now: datetime) -> LaunchFacts:
         """LTI 1.1 to 1.3: the launch's 1.1 ids, from a verified `lti1p1` claim or an operator's tie."""
         if self.legacy is None:
             return facts
-        legacy = self.legacy.legacy_of(dict(message.get_launch_data()), facts)
+        legacy = self.legacy.legacy_of(dict(message.get_launch_data()), facts, now)
         return replace(facts, legacy=legacy) if legacy is not None else facts
 
     def launch(self, http: HttpRequest, now: datetime) -> LaunchFacts:
@@ -576,7 +576,7 @@ class Lti13:
             raise LaunchRefused("message type", "a deep-linking request is not a resource link launch.", RELAUNCH)
         facts = facts_from_claims(message.get_launch_data(), message.get_client_id(), http)
         check_activity_id(facts.activity_id)
-        return self._with_legacy(message, facts)
+        return self._with_legacy(message, facts, now)
 
 
 def facts_from_claims(body: Any, client_id: str, http: HttpRequest) -> LaunchFacts:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Any
 
 from passback.data.platforms import ConsumerRepository, PlatformRepository
@@ -46,7 +47,7 @@ class LegacyClaims:
         self._platforms = platforms
         self._consumers = consumers
 
-    def legacy_of(self, body: dict[str, Any], facts: LaunchFacts) -> LegacyIds | None:
+    def legacy_of(self, body: dict[str, Any], facts: LaunchFacts, now: datetime) -> LegacyIds | None:
         """The 1.1 ids of this (already validated) 1.3 launch, or None when it was never 1.1."""
         iss, client_id = str(body.get("iss")), str(facts.client_id or "")
         platform = self._platforms.get(iss, client_id)
@@ -69,20 +70,26 @@ class LegacyClaims:
                 "(`passback platforms link-legacy`); see docs/migration.md.",
                 status=403,
             )
-        secret = self._consumers.secret(key) if self._consumers.get(key) is not None else None
-        if secret is None:
+        # The current secret, and the previous one during a rotation's grace period.
+        secrets = self._consumers.secrets(key, now) if self._consumers.get(key) is not None else []
+        if not secrets:
             return None  # not a consumer of this Passback: there is nothing to continue
         sign = claim.get("oauth_consumer_key_sign")
-        expected = consumer_key_sign(
-            secret,
-            consumer_key=key,
-            deployment_id=str(body.get(DEPLOYMENT_CLAIM)),
-            iss=iss,
-            client_id=client_id,
-            exp=body.get("exp"),
-            nonce=str(body.get("nonce")),
-        )
-        if not isinstance(sign, str) or not hmac.compare_digest(sign.encode("utf-8"), expected.encode("ascii")):
+
+        def signed_with(secret: str) -> str:
+            return consumer_key_sign(
+                secret,
+                consumer_key=key,
+                deployment_id=str(body.get(DEPLOYMENT_CLAIM)),
+                iss=iss,
+                client_id=client_id,
+                exp=body.get("exp"),
+                nonce=str(body.get("nonce")),
+            )
+
+        if not isinstance(sign, str) or not any(
+            hmac.compare_digest(sign.encode("utf-8"), signed_with(secret).encode("ascii")) for secret in secrets
+        ):
             raise LaunchRefused(
                 "lti1p1 signature",
                 f"the launch says this LMS was LTI 1.1 consumer {key[:40]!r}, but its oauth_consumer_key_sign does "
