@@ -71,7 +71,7 @@ def register(verbs: Any) -> None:
         help="tie an LTI 1.3 registration to the LTI 1.1 consumer it was, so its courses and learners continue",
     )
     legacy.add_argument("--issuer", required=True, help="the 1.3 registration's issuer, as `platforms list` shows")
-    legacy.add_argument("--client-id", required=True, help="the 1.3 registration's client id, as `platforms list` shows")
+    legacy.add_argument("--client-id", required=True, help="the 1.3 registration's client id (platforms list)")
     target = legacy.add_mutually_exclusive_group(required=True)
     target.add_argument("--consumer-key", help="the LTI 1.1 consumer key this LMS used (passback consumers list)")
     target.add_argument("--unlink", action="store_true", help="remove the tie")
