@@ -310,9 +310,19 @@ def course_settings() -> CourseSettings:
 @cache
 def launches() -> LaunchService:
     from passback.services.launch import LaunchService
+    from passback.services.migration import LegacyLinks
 
     return LaunchService(
-        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), line_items(), merges()
+        courses(),
+        learners(),
+        enrollments(),
+        cells(),
+        catalog(),
+        grades(),
+        jobs(),
+        line_items(),
+        merges(),
+        migration=LegacyLinks(courses(), learners(), enrollments()),
     )
 
 
@@ -357,12 +367,18 @@ def lti13() -> Lti13:
     from passback.data.key_sets import KeySetStore
     from passback.data.launch_state import LaunchStateStore
     from passback.lti.key_sets import PlatformKeySets
+    from passback.lti.lti1p1 import LegacyClaims
     from passback.lti.lti13 import Lti13
     from passback.lti.tool_config import DynamoToolConf
     from passback.web.http import public_base_url
 
     return Lti13(
-        DynamoToolConf(platforms()), LaunchStateStore(), nonces(), PlatformKeySets(KeySetStore()), public_base_url
+        DynamoToolConf(platforms()),
+        LaunchStateStore(),
+        nonces(),
+        PlatformKeySets(KeySetStore()),
+        public_base_url,
+        legacy=LegacyClaims(platforms(), consumers()),
     )
 
 

@@ -62,6 +62,7 @@ def course_record(items: list[GradebookItem], default_policy: ReleasePolicy) -> 
         release_date=course.release_date,
         activities={i.activity_id: _activity(i) for i in items if isinstance(i, CourseActivity)},
         links={i.link_id: _link(i) for i in items if isinstance(i, Link)},
+        lti13_issuer=course.lti13_issuer,
     )
 
 
@@ -116,6 +117,11 @@ class CourseRepository:
             raise
         SearchIndex().add(COURSES, course_id, tokens(title, label, whole=[context_id]))
         return True
+
+    def set_lti13_issuer(self, course_id: str, issuer: str) -> None:
+        """Mark an LTI 1.1 course as launched through LTI 1.3 from this issuer (docs/migration.md)."""
+        pk, sk = Course.keys_for(course_id=course_id)
+        Course(pk=pk, sk=sk).update(actions=[Course.lti13_issuer.set(issuer)], condition=Course.pk.exists())
 
     def rename(self, course_id: str, title: str, label: str | None) -> None:
         pk, sk = Course.keys_for(course_id=course_id)

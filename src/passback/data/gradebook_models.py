@@ -86,6 +86,8 @@ class Course(GradebookItem, discriminator="course"):
     release_date = UTCDateTimeAttribute(null=True)
     next_idx = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
+    # Set when an LTI 1.1 course is first launched through LTI 1.3 (docs/migration.md).
+    lti13_issuer = UnicodeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -170,6 +172,7 @@ class Enrollment(GradebookItem, discriminator="enrollment"):
     grades = MapAttribute[str, Any](default=dict)  # type: ignore[arg-type]
     merge_pending = BooleanAttribute(default=False)
     enrolled_at = UTCDateTimeAttribute()
+    lti13_user_id = UnicodeAttribute(null=True)
     version = VersionAttribute()
     # The roster's word (NRPS status: Active, Inactive, Deleted when gone from it); absent: never read.
     lms_status = UnicodeAttribute(null=True)

@@ -209,6 +209,10 @@ class EmulatorState:
         self.now: Callable[[], float] = clock or time.time
         self.lock = threading.RLock()
         self.tools: dict[str, Tool] = {}
+        # LTI 1.1 to 1.3: client id -> (1.1 consumer key, its secret, its "sign the claim wrongly" flag),
+        # and user id -> that user's LTI 1.1 user_id where the LMS changed it (Canvas does).
+        self.migrated_tools: dict[str, tuple[str, str, bool]] = {}
+        self.legacy_user_ids: dict[str, str] = {}
         self.courses: dict[str, Course] = {}
         self.users: dict[str, User] = {}
         self.enrollments: dict[str, dict[str, str]] = {}

@@ -168,7 +168,8 @@ class RosterService:
         while True:
             records, cursor = self.enrollments.page(course_id, cursor, ENROLLMENT_PAGE)
             for record in records:
-                known[record.learner_id] = Known(record.learner_id, record.lms_user_id, record.role, record.lms_status)
+                user_id = record.lti13_user_id or record.lms_user_id  # a course migrated from 1.1: its 1.3 sub
+                known[record.learner_id] = Known(record.learner_id, user_id, record.role, record.lms_status)
             if not cursor:
                 return known
 
