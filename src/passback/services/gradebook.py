@@ -21,6 +21,7 @@ from passback.data.gradebook_view import GradebookSnapshot, GradebookViewReposit
 from passback.domain import delivery
 from passback.domain.delivery import Action, CellState, CellStatus, sync_decision
 from passback.domain.grading import AssignedActivity, Owed, two_link_styles
+from passback.domain.migration import protocol_of
 from passback.domain.records import (
     ActivityInCourse,
     Attempt,
@@ -229,6 +230,8 @@ class CellView:
     acked_at: datetime | None = None
     acked_value: float | None = None
     merge_waiting: bool = False
+    # In a course moved from LTI 1.1 to 1.3: the protocol this cell's grade goes by (domain/migration.py).
+    protocol: str | None = None
 
     @property
     def mark(self) -> Mark:
@@ -369,6 +372,8 @@ def build_view(
             cell = snapshot.cells.get((enrollment.learner_id, link.link_id)) if link else None
             owed = two_link_styles(link.activity_id, assigned) if link else None
             view = cell_view(course, enrollment, column, link, cell, now, owed=owed, zone=zone)
+            if course.lti13_issuer and link is not None:
+                view = replace(view, protocol=protocol_of(link_target(course, link, enrollment, cell)))
             cells.append(view)
             per_column[position][view.status] += 1
             totals[view.status] += 1
@@ -476,6 +481,8 @@ def _cell_status(
         owed = two_link_styles(link.activity_id, assigned_activities(ordered, released, enrollment))
     if column.composite:
         grade, note = owed.value, None
+    if cell is not None and cell.status == CellStatus.SYNCED and link.sent_to_old_column(cell.sent_at):
+        cell = replace(cell, status=None, sent_value=None)  # sent to the column that was deleted since
     recorded = cell.status if cell is not None else None
     blocked = delivery.lms_blocks(column_deleted=link.column_deleted, in_course=enrollment.in_course)
     if blocked is not None:
@@ -527,24 +534,23 @@ def _cell_status(
     status = decision.status if decision.action is Action.RECORD else recorded
     if status is None:  # NOTHING with nothing recorded: cannot happen, but never show a blank
         status = CellStatus.BELOW_THRESHOLD
-    message = _why_not(status, target, column.composite)
-    if status == CellStatus.BELOW_THRESHOLD and not column.composite and column.threshold:
-        message = (
-            f"No grade yet: {answered} of the {column.threshold} questions this activity needs before a grade "
-            "registers (rule 6); nothing is sent until then, and no deadline has passed."
-        )
-    if status == CellStatus.MERGE_PENDING:
-        message = MERGE_WAITING_MESSAGE
+    message = _why_not(status, target, column, answered)
     return CellView(enrollment.learner_id, link.link_id, grade, status, message, note=note, answered=answered)
 
 
-def _why_not(status: str, target: object, composite: bool) -> str:
+def _why_not(status: str, target: object, column: ColumnView, answered: int) -> str:
+    composite = column.composite
     if status == CellStatus.NO_TARGET and isinstance(target, str):
         return target
     if status == CellStatus.NOT_RELEASED:
         return COMPOSITE_NOT_RELEASED_MESSAGE if composite else delivery.NOT_RELEASED_MESSAGE
     if status == CellStatus.MERGE_PENDING:
-        return delivery.MERGE_PENDING_MESSAGE
+        return MERGE_WAITING_MESSAGE
+    if status == CellStatus.BELOW_THRESHOLD and not composite and column.threshold:
+        return (
+            f"No grade yet: {answered} of the {column.threshold} questions this activity needs before a grade "
+            "registers (rule 6); nothing is sent until then, and no deadline has passed."
+        )
     if status == CellStatus.BELOW_THRESHOLD:
         return COMPOSITE_BELOW_THRESHOLD_MESSAGE if composite else delivery.BELOW_THRESHOLD_MESSAGE
     return mark_of(status).meaning

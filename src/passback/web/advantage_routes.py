@@ -40,8 +40,8 @@ def _not_done(http: HttpRequest, reason: str, status: int = 400) -> WebResponse:
 
 
 def _back(course_id: str, current: Session, now: datetime, done: str) -> WebResponse:
-    # A one-time URL of the page, never the session (web/session.py).
-    return WebResponse(303, headers={"Location": ticket_url(course_id, current, now, done=done), **PRIVATE})
+    location = ticket_url(course_id, current, now, done=done)
+    return WebResponse(303, headers={"Location": location, **PRIVATE})
 
 
 def recreate(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:

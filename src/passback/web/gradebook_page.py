@@ -147,7 +147,7 @@ def _header(view: GradebookView, session_expires: datetime | None) -> str:
     course = view.course
     zone = view.zone
     facts = [
-        f"LTI {e(course.lti_version)}",
+        f"LTI {e(course.lti_version)}" if not course.lti13_issuer else "LTI 1.1, now LTI 1.3 (each cell says how)",
         f"{len(view.rows)} learner{'s' if len(view.rows) != 1 else ''}",
         f"{len(course.activities)} activit{'ies' if len(course.activities) != 1 else 'y'}",
         f"release policy: {e(_policy_short(view))}",

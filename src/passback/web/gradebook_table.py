@@ -124,6 +124,9 @@ def cell_html(cell: CellView, column: ColumnView, position: int, base: str, zone
     grade = format_percent(cell.grade)
     shown = f'<span class="g">{e(grade)}</span>' if grade else NO_GRADE
     note = f' <span class="note">{e(cell.note)}</span>' if cell.note else ""
+    if cell.protocol:  # a course moved from LTI 1.1 to 1.3: which way this cell's grade goes
+        short = "1.3" if "1.3" in cell.protocol else "1.1"
+        note += f' <span class="note" title="sent by {e(cell.protocol)}">{short}</span>'
     label = e(mark.label)
     if cell.status == "retrying" and cell.when is not None:
         label = f"retrying {e(cell.when.astimezone(zone).strftime('%H:%M'))}"
