@@ -41,6 +41,7 @@ def _link(item: Link) -> LinkRecord:
         line_item_url=item.line_item_url,
         line_items_url=item.line_items_url,
         deleted_line_item_url=item.deleted_line_item_url,
+        line_item_recreated_at=item.line_item_recreated_at,
     )
 
 
@@ -176,6 +177,7 @@ class CourseRepository:
             "line_items_url": link.line_items_url or (existing.line_items_url if existing else None),
             "deleted_line_item_url": existing.deleted_line_item_url if existing else None,
             "line_item_claim": existing.line_item_claim if existing else None,
+            "line_item_recreated_at": existing.line_item_recreated_at if existing else None,
         }
         if existing is not None and all(getattr(existing, k) == v for k, v in fields.items()):
             return False, False
@@ -263,12 +265,18 @@ class CourseRepository:
             return False
         return True
 
-    def replace_deleted_line_item(self, course_id: str, link_id: str, deleted_url: str, new_url: str) -> bool:
+    def replace_deleted_line_item(
+        self, course_id: str, link_id: str, deleted_url: str, new_url: str, now: datetime
+    ) -> bool:
         """The recreated column replaces the deleted one; False if someone recreated it first."""
         pk, sk = Link.keys_for(course_id=course_id, link_id=link_id)
         try:
             Link(pk=pk, sk=sk).update(
-                actions=[Link.line_item_url.set(new_url), Link.line_item_claim.remove()],
+                actions=[
+                    Link.line_item_url.set(new_url),
+                    Link.line_item_claim.remove(),
+                    Link.line_item_recreated_at.set(now),
+                ],
                 condition=Link.line_item_url == deleted_url,
             )
         except Exception as error:

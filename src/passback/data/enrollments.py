@@ -107,6 +107,14 @@ class EnrollmentRepository:
             ],
         )
 
+    def set_lms_status(self, course_id: str, learner_id: str, status: str | None) -> None:
+        """What the course roster says of the learner (None: active, the default, not stored)."""
+        self._update(course_id, learner_id, [set_or_remove(Enrollment.lms_status, status)])
+
+    def mark_launched(self, course_id: str, learner_id: str) -> None:
+        """The learner opened a link: no longer "never opened", and evidently in the course."""
+        self._update(course_id, learner_id, [Enrollment.launched.remove(), Enrollment.lms_status.remove()])
+
     def set_lti13_user_id(self, course_id: str, learner_id: str, lti13_user_id: str) -> None:
         """In a course migrated from LTI 1.1: the learner's 1.3 `sub`, which AGS scores name."""
         self._update(course_id, learner_id, [Enrollment.lti13_user_id.set(lti13_user_id)])

@@ -32,10 +32,15 @@ class LinkRecord:
     line_item_url: str | None = None
     line_items_url: str | None = None
     deleted_line_item_url: str | None = None
+    line_item_recreated_at: datetime | None = None
 
     @property
     def is_homepage(self) -> bool:
         return self.activity_id is None
+
+    def sent_to_old_column(self, sent_at: datetime | None) -> bool:
+        """A grade sent before the column was recreated lives in the deleted column only: send it again."""
+        return self.line_item_recreated_at is not None and (sent_at is None or sent_at < self.line_item_recreated_at)
 
     @property
     def column_deleted(self) -> bool:

@@ -257,6 +257,13 @@ class LmsEmulator(BrowserLaunches):
     def drop(self, context_id: str, user_id: str) -> None:
         self._state.drop(context_id, user_id)
 
+    def set_member_status(self, context_id: str, user_id: str, *, active: bool) -> None:
+        """NRPS shows an inactive member (a concluded or suspended enrollment) as "Inactive"; the LMS
+        still knows them in the course, but a tool should send them nothing."""
+        with self._state.lock:
+            inactive = self._state.inactive.setdefault(context_id, set())
+            (inactive.discard if active else inactive.add)(user_id)
+
     def add_link(
         self,
         context_id: str,

@@ -233,6 +233,7 @@ class EmulatorState:
         self.deep_link_responses: list[dict[str, Any]] = []
         # NRPS: members the roster shows as Inactive, per course.
         self.inactive: dict[str, set[str]] = {}
+        self.nrps_page_cap = 1000
         # False: the line item container ignores resource_link_id/resource_id/tag filters (some LMSs do).
         self.line_item_filters = True
 

@@ -73,6 +73,7 @@ STATE_COOKIE = "lti1p3-state"
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 
 
@@ -436,6 +437,7 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
             (CLAIM + "resource_link", "resource_link", isinstance(link, dict) and _identifier(link.get("id"))),
             (CLAIM + "roles", "roles", isinstance(roles, list) and all(isinstance(r, str) for r in roles)),
             (AGS_CLAIM, "AGS endpoint", ags_ok),
+            (NRPS_CLAIM, "NRPS endpoint", _optional(body, NRPS_CLAIM, dict)),
         ]
         for claim, kind in (("custom", dict), ("launch_presentation", dict), ("target_link_uri", str)):
             shapes.append((CLAIM + claim, claim, _optional(body, CLAIM + claim, kind)))
@@ -611,6 +613,7 @@ def facts_from_claims(body: Any, client_id: str, http: HttpRequest) -> LaunchFac
         ags_scopes=tuple(str(s) for s in ags.get("scope") or ()),
         lms_origin=origin_of(http.header("origin")) or origin_of(return_url),
         return_url=return_url,
+        memberships_url=_text((body.get(NRPS_CLAIM) or {}).get("context_memberships_url")),
     )
 
 

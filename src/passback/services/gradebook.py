@@ -404,6 +404,8 @@ def cell_view(
         owed = two_link_styles(link.activity_id, assigned_activities(ordered, released, enrollment))
     if column.composite:
         grade, note = owed.value, None
+    if cell is not None and cell.status == CellStatus.SYNCED and link.sent_to_old_column(cell.sent_at):
+        cell = replace(cell, status=None, sent_value=None)  # sent to the column that was deleted since
     recorded = cell.status if cell is not None else None
     blocked = delivery.lms_blocks(column_deleted=link.column_deleted, in_course=enrollment.in_course)
     if blocked is not None:

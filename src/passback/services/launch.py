@@ -66,6 +66,8 @@ class LaunchFacts:
     sourcedid: str | None = None
     lms_origin: str | None = None
     return_url: str | None = None
+    # LTI 1.3 NRPS claim: where the course's roster is read (services/roster.py).
+    memberships_url: str | None = None
     # The tool's own base URL for this request (links in mail sent because of the launch).
     tool_base_url: str | None = None
     # An LTI 1.3 launch from a platform that was an LTI 1.1 consumer: its 1.1 ids (docs/migration.md).
@@ -292,6 +294,9 @@ class LaunchService:
     ) -> bool:
         """Enroll on the first launch (True), or refresh what the LMS says about the learner (False)."""
         existing = self.enrollments.get(course.course_id, learner_id)
+        if existing is not None and (existing.never_opened or not existing.in_course):
+            # The roster brought them in, or said they left: their launch says otherwise.
+            self.enrollments.mark_launched(course.course_id, learner_id)
         if existing is not None:
             if (existing.role, existing.lms_user_id, existing.name, existing.email) != (
                 role,

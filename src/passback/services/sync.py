@@ -170,6 +170,8 @@ class SyncService:
         owed = link_owes(course, enrollment, link, now)
         target = link_target(course, link, enrollment, cell)
         current = cell or CellRecord(course_id=course.course_id, learner_id=enrollment.learner_id, link_id=link.link_id)
+        if current.status == CellStatus.SYNCED and link.sent_to_old_column(current.sent_at):
+            current = replace(current, status=None, sent_value=None)  # the LMS lost it with its column
         blocked = delivery.lms_blocks(column_deleted=link.column_deleted, in_course=enrollment.in_course)
         if blocked is not None:
             # Known before any POST: a deleted column (recreate it) or a learner the roster says left.
