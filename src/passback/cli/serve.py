@@ -99,6 +99,7 @@ def print_banner(info: Any, state_file: Path) -> None:
         f"  LTI 1.3 launch    {info.base_url}/lti13/launch",
         f"  JWKS              {info.base_url}/.well-known/jwks.json",
         f"  LTI 1.1 launch    {info.base_url}/lti11/launch",
+        f"  Score API         {info.base_url}/api/v1/messages  (token: /api/v1/token; passback products add)",
         f"  AWS endpoint URL  {info.aws_endpoint_url}",
     ]
     lines += [f"  {name:<17} {url}" for name, url in info.queues.items()]
