@@ -184,11 +184,21 @@ def grades() -> CourseGrades:
 
 @cache
 def scoring() -> ScoringService:
+    from datetime import timedelta
+
     from passback.services.scoring import ScoringService
 
-    workers = get_settings().platform_concurrency
+    settings = get_settings()
     return ScoringService(
-        catalog(), learners(), progress(), enrollments(), courses(), sync(), queues(), workers=workers
+        catalog(),
+        learners(),
+        progress(),
+        enrollments(),
+        courses(),
+        sync(),
+        queues(),
+        workers=settings.platform_concurrency,
+        clock_skew=timedelta(seconds=settings.score_clock_skew_seconds),
     )
 
 

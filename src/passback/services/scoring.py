@@ -16,18 +16,19 @@ import logging
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from passback.clock import from_epoch
+from passback.clock import from_epoch, queue_received_at
 from passback.data.catalog import ActivityRepository
 from passback.data.courses import CourseRepository
 from passback.data.enrollments import EnrollmentRepository
 from passback.data.errors import Conflict
 from passback.data.learners import LearnerRepository
 from passback.data.progress import ProgressRepository
+from passback.domain.clocks import DEFAULT_SKEW, future_report_refusal
 from passback.domain.grading import course_grade
 from passback.domain.progress import ScoreReport, progress_belongs_to_the_learner
 from passback.domain.records import CourseRecord, EnrollmentRecord, GradeEntry
@@ -51,6 +52,12 @@ class PermanentMessageError(Exception):
 
 class UnknownLearner(PermanentMessageError):
     reason = "unknown learner"
+
+
+class FutureReport(PermanentMessageError):
+    """Dated too far after the queue received it: it would be the newest report forever."""
+
+    reason = "occurred_at in the future"
 
 
 class UnknownActivity(Exception):
@@ -88,6 +95,7 @@ class ScoringService:
         queues: Queues,
         *,
         workers: int = 8,
+        clock_skew: timedelta = DEFAULT_SKEW,
     ) -> None:
         self.catalog = catalog
         self.learners = learners
@@ -97,11 +105,21 @@ class ScoringService:
         self.sync = sync
         self.queues = queues
         self.workers = workers
+        self.clock_skew = clock_skew
 
     # ------------------------------------------------------------------ one message
 
-    def apply(self, message: ScoreMessage | ActivityMessage, now: datetime, course_cache: dict[str, Any]) -> Applied:
-        """Apply one message; says which learner and courses it may have changed."""
+    def apply(
+        self,
+        message: ScoreMessage | ActivityMessage,
+        now: datetime,
+        course_cache: dict[str, Any],
+        received_at: datetime | None = None,
+    ) -> Applied:
+        """Apply one message; says which learner and courses it may have changed.
+
+        `received_at`: when the queue (or the API) received it, on `now`'s clock (default: now).
+        """
         if isinstance(message, ActivityMessage):
             self.catalog.put(
                 activity_id=message.activity_id,
@@ -112,6 +130,10 @@ class ScoringService:
             )
             count("ActivitiesApplied")
             return Applied()
+        refusal = future_report_refusal(message.occurred_at, received_at or now, self.clock_skew)
+        if refusal is not None:
+            count("ScoresFromTheFuture")
+            raise FutureReport(refusal)
         return self.apply_score(message, now, course_cache)
 
     def learner_for(self, ref: LearnerRef, now: datetime) -> str:
@@ -228,8 +250,10 @@ class ScoringService:
         except (ValidationError, ValueError) as error:
             self._dead_letter(record, "invalid message", _validation_summary(error))
             return
+        sent_ms = record.attributes.sent_timestamp
+        received_at = queue_received_at(int(sent_ms), now) if sent_ms and int(sent_ms) > 0 else now
         try:
-            applied = self.apply(message, now, course_cache)
+            applied = self.apply(message, now, course_cache, received_at)
         except PermanentMessageError as error:
             self._dead_letter(record, error.reason, str(error))
             return
@@ -241,7 +265,6 @@ class ScoringService:
             raise
         if applied.learner_id is None:
             return
-        sent_ms = record.attributes.sent_timestamp
         origin = from_epoch(int(sent_ms) / 1000) if sent_ms else now
         for course_id in applied.course_ids:
             key = (course_id, applied.learner_id)
