@@ -270,7 +270,25 @@ class SyncService:
                 dirty=False,
             )
         )
-        return self._send_claimed(state, claimed, now, forced=forced, origin=origin)
+        try:
+            return self._send_claimed(state, claimed, now, forced=forced, origin=origin)
+        except BaseException:
+            self._expire_claim(claimed, now)
+            raise
+
+    def _expire_claim(self, claimed: CellRecord, now: datetime) -> None:
+        """A crash under our claim (a throttled read, say): end the claim now, so the redelivery of our
+        input (or, if someone marked the cell, the sweep through `due`) takes the cell over at once
+        instead of after the lease. Best effort: if this fails too, the lease still ends."""
+        try:
+            current = self.cells.get(claimed.course_id, claimed.learner_id, claimed.link_id, consistent=True)
+            if current is not None and current.claim_id == claimed.claim_id:
+                self.cells.save(replace(current, claim_until=now))
+        except Exception as error:
+            logger.warning(
+                "could not end a claim after a crash; it ends with its lease",
+                extra={"course": claimed.course_id, "link": claimed.link_id, "error": repr(error)[:200]},
+            )
 
     def _send_claimed(
         self, state: _Snapshot, claimed: CellRecord, now: datetime, *, forced: bool, origin: datetime | None
