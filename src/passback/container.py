@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from passback.services.jobs import CourseJobs
     from passback.services.launch import LaunchService
     from passback.services.merges import MergeService
+    from passback.services.registration import RegistrationService
     from passback.services.scoring import ScoringService
     from passback.services.sweep import Sweeper
     from passback.services.sync import SyncService
@@ -65,6 +66,21 @@ def consumers() -> ConsumerRepository:
     from passback.data.secret_store import SecretDocument
 
     return ConsumerRepository(SecretDocument(get_settings().consumer_secrets_secret))
+
+
+@cache
+def registrations() -> RegistrationService:
+    from passback.data.invites import InviteStore
+    from passback.lti.platform_registration import RegistrationClient
+    from passback.services.registration import RegistrationService
+
+    settings = get_settings()
+    return RegistrationService(
+        platforms(),
+        InviteStore(),
+        RegistrationClient(timeout=settings.http_timeout_seconds),
+        open_registration=settings.open_registration,
+    )
 
 
 @cache
@@ -254,7 +270,7 @@ def idempotency_store() -> object:
 def course_settings() -> CourseSettings:
     from passback.services.course_settings import CourseSettings
 
-    return CourseSettings(courses(), catalog(), jobs())
+    return CourseSettings(courses(), catalog(), jobs(), enrollments=enrollments(), grades=grades())
 
 
 @cache

@@ -39,6 +39,8 @@ class Settings:
     score_clock_skew_seconds: int = 300
     sender_email: str = "no-reply@passback.invalid"
     mail_dir: str | None = None
+    # LTI Dynamic Registration without an invite (docs/lms-setup.md); off unless the deployment opens it.
+    open_registration: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -64,6 +66,7 @@ _ENV = {
     "score_clock_skew_seconds": "PASSBACK_SCORE_CLOCK_SKEW_SECONDS",
     "sender_email": "PASSBACK_SENDER_EMAIL",
     "mail_dir": "PASSBACK_MAIL_DIR",
+    "open_registration": "PASSBACK_OPEN_REGISTRATION",
 }
 
 

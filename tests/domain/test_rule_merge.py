@@ -73,17 +73,17 @@ def report(learner: str, score: float, answered: int, at: datetime, mid: str = "
     return ScoreReport(mid, learner, "quiz", answered, score, at)
 
 
-def progress(learner: str, *reports: ScoreReport, deadlines: dict[str, datetime] | None = None) -> Progress:
+def progress(learner: str, *reports: ScoreReport) -> Progress:
     current = Progress(learner_id=learner, activity_id="quiz")
     for r in reports:
-        current = progress_belongs_to_the_learner(current, r, deadlines or {}) or current
+        current = progress_belongs_to_the_learner(current, r) or current
     return current
 
 
 def test_rule12_merging_progress_keeps_the_newer_score_and_the_most_answered() -> None:
     kept = progress("E", report("E", 80.0, 5, NOW - timedelta(hours=2), "e1"))
     absorbed = progress("P", report("P", 60.0, 2, NOW - timedelta(hours=1), "p1"))
-    merged = merge_progress(kept, absorbed, {})
+    merged = merge_progress(kept, absorbed)
     assert merged is not None
     assert merged.learner_id == "E"
     assert merged.overall.latest_score == 60.0
@@ -94,7 +94,7 @@ def test_rule12_merging_progress_keeps_the_newer_score_and_the_most_answered() -
 def test_rule12_merging_older_work_keeps_the_kept_learners_newer_score() -> None:
     kept = progress("E", report("E", 80.0, 5, NOW, "e1"))
     absorbed = progress("P", report("P", 60.0, 7, NOW - timedelta(days=1), "p1"))
-    merged = merge_progress(kept, absorbed, {})
+    merged = merge_progress(kept, absorbed)
     assert merged is not None
     assert (merged.overall.latest_score, merged.overall.max_answered) == (80.0, 7)
 
@@ -106,33 +106,33 @@ def test_rule12_merging_is_the_same_whichever_order_the_reports_came_in() -> Non
         report("E", 20.0, 2, NOW - timedelta(hours=2), "c"),
     ]
     together = progress("E", *reports)
-    merged = merge_progress(progress("E", reports[0]), progress("P", *reports[1:]), {})
+    merged = merge_progress(progress("E", reports[0]), progress("P", *reports[1:]))
     assert merged is not None
     assert merged.overall == together.overall
 
 
 def test_rule12_merging_adds_nothing_when_the_absorbed_side_has_nothing_new() -> None:
     kept = progress("E", report("E", 80.0, 5, NOW, "e1"))
-    assert merge_progress(kept, Progress(learner_id="P", activity_id="quiz"), {}) is None
-    assert merge_progress(kept, progress("P", report("P", 10.0, 1, NOW - timedelta(days=1), "p")), {}) is None
+    assert merge_progress(kept, Progress(learner_id="P", activity_id="quiz")) is None
+    assert merge_progress(kept, progress("P", report("P", 80.0, 5, NOW, "e1"))) is None  # the same report
 
 
 def test_rule7_holds_through_a_merge_late_work_does_not_change_a_course_past_its_deadline() -> None:
     gau = NOW - timedelta(hours=2)
-    deadlines = {"course-1": gau}
-    kept = progress(
-        "E",
+    theirs = [
         report("E", 50.0, 3, gau - timedelta(hours=1), "e1"),
         report("E", 90.0, 6, gau + timedelta(minutes=30), "e2"),
-        deadlines=deadlines,
-    )
-    # The absorbed learner was never enrolled in course-1, so it kept no on-time tally there.
-    absorbed = progress("P", report("P", 99.0, 9, NOW, "p1"))
-    merged = merge_progress(kept, absorbed, deadlines)
+    ]
+    # The absorbed learner did work on both sides of the deadline (and was never in course-1).
+    provisional = [report("P", 70.0, 4, gau - timedelta(minutes=5), "p0"), report("P", 99.0, 9, NOW, "p1")]
+    kept, absorbed = progress("E", *theirs), progress("P", *provisional)
+    merged = merge_progress(kept, absorbed)
     assert merged is not None
     assert merged.overall.latest_score == 99.0
-    assert merged.tally_for_course("course-1").latest_score == 50.0
-    assert merged.tally_for_course("course-1").max_answered == 3
+    assert merged.tally_until(gau).latest_score == 70.0  # its on-time work counts, its late work does not
+    assert merged.tally_until(gau).max_answered == 4
+    # The same timeline as one learner who made every report, in whatever order.
+    assert merged.history == progress("E", *reversed([*theirs, *provisional])).history
 
 
 def test_rule12_support_sees_masked_addresses() -> None:

@@ -193,7 +193,7 @@ def test_rule7_a_past_deadline_gives_one_zero_to_each_learner_without_a_grade_ev
     wait_for(lambda: lms.posts(context), what="Dee's grade in the LMS")
 
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    served.cli("gau", "set", "--course", cid, "--activity", quiz, "--at", past)
+    served.cli("gau", "set", "--course", cid, "--activity", quiz, "--at", past, "--yes")
     command = [sys.executable, "-m", "passback.cli", "--state-file", str(served.state_file), "sweep"]
     sweeps = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())

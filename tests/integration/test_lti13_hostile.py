@@ -298,10 +298,16 @@ def test_on_https_the_state_cookie_is_cross_site_and_partitioned(platform: Platf
 # ---------------------------------------------------------------- the message itself
 
 
-def test_a_deep_linking_request_is_refused_as_the_wrong_message_type(platform: Platform) -> None:
+def test_a_submission_review_request_is_refused_as_the_wrong_message_type(platform: Platform) -> None:
+    login = platform.login()
+    token = platform.sign({**login.claims, CLAIM + "message_type": "LtiSubmissionReviewRequest"})
+    assert_refused(login.post(token), 400, "message type")
+
+
+def test_a_deep_linking_request_without_its_settings_is_refused(platform: Platform) -> None:
     login = platform.login()
     token = platform.sign({**login.claims, CLAIM + "message_type": "LtiDeepLinkingRequest"})
-    assert_refused(login.post(token), 400, "message type")
+    assert_refused(login.post(token), 400, "message")
 
 
 def test_a_version_other_than_1_3_0_is_refused(platform: Platform) -> None:

@@ -10,14 +10,6 @@ from typing import Any
 from passback.cli.target import use_target
 from passback.clock import utcnow
 
-AGS_SCOPES = (
-    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
-    "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
-)
-
 
 def register(verbs: Any) -> None:
     platforms = verbs.add_parser("platforms", help="LTI 1.3 platform registrations").add_subparsers(
@@ -37,6 +29,15 @@ def register(verbs: Any) -> None:
     add.set_defaults(run=platforms_add)
     lister = platforms.add_parser("list", help="list registrations")
     lister.set_defaults(run=platforms_list)
+    invite = platforms.add_parser(
+        "invite", help="make a one-time LTI Dynamic Registration URL (valid for a day) for an LMS admin to paste"
+    )
+    invite.add_argument("--name", default=None, help="who or what the invite is for (shown to operators only)")
+    invite.add_argument("--hours", type=float, default=24.0, help="how long the invite stays valid (default 24)")
+    invite.set_defaults(run=platforms_invite)
+    config = platforms.add_parser("config", help="print the tool's configuration in an LMS's own format")
+    config.add_argument("--lms", choices=("canvas", "moodle"), required=True)
+    config.set_defaults(run=platforms_config)
     remove = platforms.add_parser("remove", help="remove a registration and its deployments")
     remove.add_argument("--issuer", required=True)
     remove.add_argument("--client-id", required=True)
@@ -63,20 +64,6 @@ def register(verbs: Any) -> None:
     retire.set_defaults(run=keys_retire)
 
 
-def tool_side(base_url: str) -> dict[str, Any]:
-    """What an LMS admin enters on their side (docs/lms-setup.md explains each LMS)."""
-    return {
-        "openid_connect_initiation_url": f"{base_url}/lti13/login",
-        "target_link_uri": f"{base_url}/lti13/launch",
-        "redirect_uris": [f"{base_url}/lti13/launch"],
-        "public_jwk_url": f"{base_url}/.well-known/jwks.json",
-        "scopes": list(AGS_SCOPES),
-        "custom_parameters": {"activity_id": "<the product's activity id; leave out for a homepage link>"},
-        "placements": ["link_selection", "assignment_selection", "course_navigation"],
-        "lti11_launch_url": f"{base_url}/lti11/launch",
-    }
-
-
 def platforms_add(args: argparse.Namespace) -> int:
     from passback import container
     from passback.settings import get_settings
@@ -94,8 +81,52 @@ def platforms_add(args: argparse.Namespace) -> int:
         now=utcnow(),
     )
     print(f"Registered {platform.issuer} (client {platform.client_id}), platform id {platform.platform_id}.")
-    print("Enter these on the LMS's side (see docs/lms-setup.md for where each goes):")
-    print(json.dumps(tool_side(get_settings().base_url), indent=2))
+    print_lms_side(get_settings().base_url)
+    return 0
+
+
+def print_lms_side(base_url: str) -> None:
+    from passback.lti.descriptions import canvas_json, moodle_form_text
+
+    print(
+        f"\nCanvas: Developer Keys > + Developer Key > + LTI Key > Method: Paste JSON, paste this "
+        f"(also served at {base_url}/lti13/config/canvas.json):"
+    )
+    print(json.dumps(canvas_json(base_url), indent=2))
+    print(f"\nMoodle: Manage tools > configure a tool manually, in this order ({base_url}/lti13/config/moodle):")
+    print(moodle_form_text(base_url))
+    print(f"\nOther LMSs: see docs/lms-setup.md. LTI 1.1 launch URL: {base_url}/lti11/launch")
+
+
+def platforms_invite(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from passback import container
+    from passback.cli.errors import CliError
+    from passback.settings import get_settings
+
+    if not 0 < args.hours <= 24 * 30:
+        raise CliError("--hours must be more than 0 and at most 720 (30 days)")
+    use_target(args)
+    now = utcnow()
+    token = container.registrations().invite(now, name=args.name, valid_for=timedelta(hours=args.hours))
+    expires = now + timedelta(hours=args.hours)
+    print(f"{get_settings().base_url}/lti13/register?invite={token}")
+    print(
+        f"One-time LTI Dynamic Registration URL, valid until {expires:%Y-%m-%d %H:%M} UTC. Give it to the LMS "
+        "admin only (it registers one LMS): Canvas > Developer Keys > + LTI Registration; Moodle > Manage tools > "
+        "Tool URL > Add LTI Advantage (docs/lms-setup.md)."
+    )
+    return 0
+
+
+def platforms_config(args: argparse.Namespace) -> int:
+    from passback.lti.descriptions import canvas_json, moodle_form_text
+    from passback.settings import get_settings
+
+    use_target(args)
+    base = get_settings().base_url
+    print(json.dumps(canvas_json(base), indent=2) if args.lms == "canvas" else moodle_form_text(base))
     return 0
 
 

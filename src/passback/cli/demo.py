@@ -318,10 +318,16 @@ def populate(world: DemoWorld, now: datetime) -> list[DemoCourse]:
         ],
         now,
     )
-    # Fresh instructor sessions, after everything: the URLs printed are good for two hours.
+    # Fresh instructor launches, after everything. A launch's gradebook URL carries a one-time ticket
+    # good for minutes (web/session.py); the banner's is the same ticket, good once within two hours.
+    from passback.web.session import TICKET_PARAMETER, reticket
+
     for course in world.courses:
         home = next(link for link, (_, activity) in course.links.items() if activity is None)
-        course.gradebook_url = _launch(world, course, INSTRUCTOR, home, instructor=True).headers["Location"]
+        location = _launch(world, course, INSTRUCTOR, home, instructor=True).headers["Location"]
+        page, _, ticket = location.partition(f"?{TICKET_PARAMETER}=")
+        longer = reticket(container.tool_keys(), ticket, now=now, lifetime=timedelta(hours=2))
+        course.gradebook_url = f"{page}?{TICKET_PARAMETER}={longer}"
     return world.courses
 
 
@@ -440,7 +446,8 @@ def banner(world: DemoWorld, courses: list[DemoCourse], base_url: str, seconds: 
         f"Passback demo ready in {seconds:.0f} s: the whole system on {base_url}, the emulated LMS on "
         f"{world.lms.base_url}.",
         "",
-        "Open the instructor's gradebook (the session lasts two hours; run the demo again for a new one):",
+        "Open the instructor's gradebook (each link opens once, in one browser, within two hours;",
+        "run the demo again for new links):",
     ]
     for course in courses:
         lines.append(f"  {course.title} (LTI {course.lti_version}):")

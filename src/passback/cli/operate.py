@@ -5,18 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from passback.cli import deadlines
+from passback.cli.deadlines import in_utc, iso_moment
 from passback.cli.target import use_target
 from passback.clock import utcnow
-
-
-def when(text: str) -> datetime:
-    """An ISO 8601 moment; one without an offset is taken as UTC."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def register(verbs: Any) -> None:
@@ -51,19 +46,14 @@ def register(verbs: Any) -> None:
     pset = policy.add_parser("set", help="set the release policy")
     pset.add_argument("--course", required=True)
     pset.add_argument("--policy", required=True, choices=["immediate", "at_date", "after_gau", "manual"])
-    pset.add_argument("--date", type=when, default=None, help="for at_date: ISO 8601")
+    pset.add_argument("--date", type=iso_moment, default=None, help="for at_date: ISO 8601 with the UTC offset")
+    pset.add_argument("--utc", action="store_true", help="take a --date without an offset as UTC")
     pset.set_defaults(run=policy_set)
 
     gau = verbs.add_parser("gau", help="an activity's deadline (grades accepted until)").add_subparsers(
         dest="action", required=True
     )
-    gset = gau.add_parser("set", help="set or clear a deadline")
-    gset.add_argument("--course", required=True)
-    gset.add_argument("--activity", required=True)
-    group = gset.add_mutually_exclusive_group(required=True)
-    group.add_argument("--at", type=when, help="ISO 8601 (UTC unless it says otherwise)")
-    group.add_argument("--clear", action="store_true")
-    gset.set_defaults(run=gau_set)
+    deadlines.register(gau)
 
     resync = verbs.add_parser("resync", help="clear the backoff and try again now (a cell, an activity, a course)")
     resync.add_argument("--course", required=True)
@@ -159,26 +149,13 @@ def policy_set(args: argparse.Namespace) -> int:
     from passback.domain.release import ReleasePolicy
     from passback.services.course_settings import SettingRefused
 
+    date = None if args.date is None else in_utc(args.date, utc=args.utc, option="--date")
     use_target(args)
     try:
-        container.course_settings().set_policy(args.course, ReleasePolicy(args.policy), args.date, now=utcnow())
+        container.course_settings().set_policy(args.course, ReleasePolicy(args.policy), date, now=utcnow())
     except SettingRefused as error:
         raise CliError(str(error)) from error
-    print(f"release policy of {args.course}: {args.policy}{' at ' + args.date.isoformat() if args.date else ''}")
-    return 0
-
-
-def gau_set(args: argparse.Namespace) -> int:
-    from passback import container
-    from passback.cli.errors import CliError
-    from passback.services.course_settings import SettingRefused
-
-    use_target(args)
-    try:
-        container.course_settings().set_gau(args.course, args.activity, None if args.clear else args.at, utcnow())
-    except SettingRefused as error:
-        raise CliError(str(error)) from error
-    print(f"deadline of {args.activity} in {args.course}: {'none' if args.clear else args.at.isoformat()}")
+    print(f"release policy of {args.course}: {args.policy}{' at ' + date.isoformat() if date else ''}")
     return 0
 
 

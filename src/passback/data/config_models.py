@@ -50,6 +50,11 @@ class Platform(ConfigItem, discriminator="platform"):
     jwks_url = UnicodeAttribute()
     token_audience = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    # How it was registered: "dynamic" (LTI Dynamic Registration) or absent (`platforms add`).
+    registered_by = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+    # The LTI 1.1 consumer key this platform was before it moved to 1.3 (docs/migration.md).
+    legacy_consumer_key = UnicodeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:

@@ -61,6 +61,11 @@ def course_record(items: list[GradebookItem], default_policy: ReleasePolicy) -> 
     )
 
 
+def gau_due_key(course_id: str, gau: datetime) -> str:
+    """A deadline's sort key in the `due` index (`due_pk = GAU`)."""
+    return f"{due_stamp(gau)}#{course_id}"
+
+
 class CourseRepository:
     def __init__(self, default_policy: ReleasePolicy) -> None:
         ensure_bound()
@@ -190,9 +195,29 @@ class CourseRepository:
                 actions=[
                     set_or_remove(CourseActivity.gau, gau),
                     set_or_remove(CourseActivity.due_pk, "GAU" if gau is not None else None),
-                    set_or_remove(CourseActivity.due_sk, f"{due_stamp(gau)}#{course_id}" if gau is not None else None),
+                    set_or_remove(CourseActivity.due_sk, gau_due_key(course_id, gau) if gau is not None else None),
                 ],
                 condition=CourseActivity.pk.exists() & CourseActivity.gau_applied_at.does_not_exist(),
+            )
+        except Exception as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def extend_gau(self, course_id: str, activity_id: str, old: datetime, new: datetime) -> bool:
+        """Move a passed deadline later (the explicit extension): it is due again at the new time and
+        no longer applied. Conditional on the deadline still being `old`; False if it changed."""
+        pk, sk = CourseActivity.keys_for(course_id=course_id, activity_id=activity_id)
+        try:
+            CourseActivity(pk=pk, sk=sk).update(
+                actions=[
+                    CourseActivity.gau.set(new),
+                    CourseActivity.gau_applied_at.remove(),
+                    CourseActivity.due_pk.set("GAU"),
+                    CourseActivity.due_sk.set(gau_due_key(course_id, new)),
+                ],
+                condition=CourseActivity.pk.exists() & (CourseActivity.gau == old),
             )
         except Exception as error:
             if is_conditional_failure(error):

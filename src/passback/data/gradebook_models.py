@@ -205,10 +205,14 @@ class Learner(GradebookItem, discriminator="learner"):
 
 
 class Progress(GradebookItem, discriminator="progress"):
-    """A learner's progress on one activity (rule 3), as order-independent aggregates.
+    """A learner's progress on one activity (rule 3): the timeline of their reports.
 
-    `cuts` maps a course id to [order microseconds, message id, score, max answered]: the tally of the
-    reports made on or before that course's GAU, kept once a later report has arrived.
+    `steps` lists the distinct reports, oldest first, each [occurred microseconds, message tag,
+    score, answered]; `floor` is [microseconds, tag, score, max answered] of the reports folded
+    away past the history bound (docs/data-model.md). `latest_*` and `max_answered` repeat the
+    whole timeline's tally for people reading the table. An item written before the timeline
+    (`steps` absent) has `cuts` {course: tally at its GAU} instead: it is read as a timeline of
+    those tallies and rewritten in the new shape by its next change.
     """
 
     learner_id = UnicodeAttribute()
@@ -217,7 +221,9 @@ class Progress(GradebookItem, discriminator="progress"):
     latest_mid = UnicodeAttribute(null=True)
     latest_score = NumberAttribute(null=True)
     max_answered = NumberAttribute(default=0)
-    cuts = MapAttribute[str, Any](default=dict)  # type: ignore[arg-type]
+    steps = ListAttribute[Any](null=True)  # type: ignore[arg-type]
+    floor = ListAttribute[Any](null=True)  # type: ignore[arg-type]
+    cuts = MapAttribute[str, Any](null=True)  # type: ignore[arg-type]
     updated_at = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
 

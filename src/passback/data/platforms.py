@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pynamodb.exceptions import UpdateError
+
 from passback.data.config_models import Consumer, Deployment, Platform
+from passback.data.errors import is_conditional_failure
 from passback.data.secret_store import SecretDocument
 from passback.data.tables import ensure_bound
 from passback.ids import platform_id, platform_key_lti11, platform_key_lti13
@@ -54,7 +57,10 @@ class PlatformRepository:
         name: str | None,
         token_audience: str | None,
         now: datetime,
+        registered_by: str | None = None,
     ) -> Platform:
+        """Register, or update in place: the same issuer and client id is one item, never two."""
+        existing = self.get(issuer, client_id)
         platform = Platform(
             issuer=issuer,
             client_id=client_id,
@@ -64,12 +70,31 @@ class PlatformRepository:
             token_url=token_url,
             jwks_url=jwks_url,
             token_audience=token_audience,
-            created_at=now,
+            created_at=existing.created_at if existing else now,
+            registered_by=registered_by or (existing.registered_by if existing else None),
+            updated_at=now if existing else None,
+            legacy_consumer_key=existing.legacy_consumer_key if existing else None,
         )
         platform.save()
         for deployment_id in deployment_ids:
             Deployment(issuer=issuer, client_id=client_id, deployment_id=deployment_id, created_at=now).save()
         return platform
+
+    def set_legacy_consumer(self, issuer: str, client_id: str, consumer_key: str | None) -> bool:
+        """Tie this 1.3 registration to the LTI 1.1 consumer it was (None unties); False if no such registration."""
+        pk, sk = Platform.keys_for(issuer=issuer, client_id=client_id)
+        action = (
+            Platform.legacy_consumer_key.remove()
+            if consumer_key is None
+            else Platform.legacy_consumer_key.set(consumer_key)
+        )
+        try:
+            Platform(pk=pk, sk=sk).update(actions=[action], condition=Platform.pk.exists())
+        except UpdateError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
 
     def remove(self, issuer: str, client_id: str) -> bool:
         found = self.get(issuer, client_id)

@@ -81,4 +81,22 @@ class KeySetCache(StateItem, discriminator="key_set"):
         return f"JWKS#{kw['url_hash']}", "#"
 
 
-STATE_MODELS: tuple[type[StateItem], ...] = (LaunchState, Nonce, AccessToken, KeySetCache)
+class RegistrationInvite(StateItem, discriminator="registration_invite"):
+    """A one-time LTI Dynamic Registration invite (`passback platforms invite`), by the hash of its token.
+
+    The token itself is never stored: it is in the registration URL the operator hands the LMS admin.
+    `used_at` is set by a conditional update when a registration starts, so an invite works once.
+    """
+
+    token_hash = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    used_at = UTCDateTimeAttribute(null=True)
+    used_by = UnicodeAttribute(null=True)
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"INVITE#{kw['token_hash']}", "#"
+
+
+STATE_MODELS: tuple[type[StateItem], ...] = (LaunchState, Nonce, AccessToken, KeySetCache, RegistrationInvite)

@@ -185,12 +185,13 @@ def sync_decision(
         return Decision(Action.DEFER)
     if owed is None:
         return _record(cell, CellStatus.MERGE_PENDING if merge_pending else CellStatus.BELOW_THRESHOLD)
+    if cell.status == CellStatus.SYNCED and cell.sent_value == owed:
+        # The LMS holds exactly this value: it is out, whatever the release state says now (release is a fact).
+        return Decision(Action.NOTHING)
     if not released:
         return _record(cell, CellStatus.NOT_RELEASED)
     if not has_target:
         return _record(cell, CellStatus.NO_TARGET)
-    if cell.status == CellStatus.SYNCED and cell.sent_value == owed:
-        return Decision(Action.NOTHING)
     if not forced:
         if cell.status == CellStatus.RETRYING and cell.next_attempt is not None and cell.next_attempt > now:
             return Decision(Action.WAIT)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from passback.domain.progress import Tally
+from passback.domain.progress import Progress, Tally
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,21 @@ def course_grade(tally: Tally, minimum_questions: int, gau: datetime | None, now
     """Rules 6 and 7 together: the grade of one activity in one course.
 
     `tally` must already be restricted to the reports made on or before the course's GAU
-    (Progress.tally_for_course does that).
+    (`grade_from_timeline` does that).
     """
     if grade_registers_at_threshold(tally.max_answered, minimum_questions) and tally.latest_score is not None:
         return CourseGrade(value=clamp_percentage(tally.latest_score), answered=tally.max_answered)
     if deadline_gives_zero(False, gau, now):
         return CourseGrade(value=0.0, answered=tally.max_answered, zero=True)
     return CourseGrade(value=None, answered=tally.max_answered)
+
+
+def grade_from_timeline(progress: Progress, minimum_questions: int, gau: datetime | None, now: datetime) -> CourseGrade:
+    """A learner's grade for one activity in one course: a pure function of (their timeline, the
+    course's GAU, now). The one place a course grade is computed: when a report is applied, when the
+    learner enrolls, when a deadline is set, moved or extended, and after an account merge, so the
+    grade cannot depend on the order those happened in (rules 3, 6 and 7)."""
+    return course_grade(progress.tally_until(gau), minimum_questions, gau, now)
 
 
 def homepage_composite(grades: Iterable[float | None]) -> float | None:

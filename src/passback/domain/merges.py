@@ -10,11 +10,11 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from passback.domain.progress import Progress, Tally
+from passback.domain.progress import Progress, with_steps
 
 LINK_LIFETIME = timedelta(hours=24)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -90,48 +90,19 @@ def merge_status(stored: str, expires_at: datetime, now: datetime) -> MergeStatu
     return status
 
 
-def _tally_merge(a: Tally, b: Tally) -> Tally:
-    newer = b if a.latest_key is None or (b.latest_key is not None and b.latest_key > a.latest_key) else a
-    return Tally(
-        latest_key=newer.latest_key,
-        latest_score=newer.latest_score,
-        max_answered=max(a.max_answered, b.max_answered),
-    )
-
-
-def _on_time(progress: Progress, course_id: str, gau: datetime | None) -> Tally:
-    """The part of one side's progress made on or before a course's deadline."""
-    if course_id in progress.cuts:
-        return progress.cuts[course_id]
-    latest = progress.overall.latest_key
-    if gau is None or latest is None or _EPOCH + timedelta(microseconds=latest[0]) <= gau:
-        return progress.overall  # everything this side reported was on time for that course
-    # This side never kept an on-time tally for the course (it was not enrolled there), and its
-    # newest report is late: count none of it there rather than let late work change a grade (rule 7).
-    return Tally()
-
-
-def merge_progress(kept: Progress, absorbed: Progress, deadlines: Mapping[str, datetime]) -> Progress | None:
+def merge_progress(kept: Progress, absorbed: Progress) -> Progress | None:
     """Combine two learners' progress on one activity (rule 12): nothing lost, the newer work wins.
 
-    The kept learner's record is the one written: its version goes up by one so the write is a
-    conditional put over what was read. `deadlines` maps course id to that course's GAU for the
-    activity. None when the absorbed side adds nothing.
+    The two timelines become one (the union of their reports), so every course's grade is read
+    from it at that course's deadline exactly as if one learner had made all the reports: work
+    the absorbed side did after a deadline stays late there (rule 7). The kept learner's record
+    is the one written: its version goes up by one so the write is a conditional put over what
+    was read. None when the absorbed side adds nothing.
     """
-    overall = _tally_merge(kept.overall, absorbed.overall)
-    cuts: dict[str, Tally] = {}
-    for course_id in set(kept.cuts) | set(absorbed.cuts):
-        gau = deadlines.get(course_id)
-        cuts[course_id] = _tally_merge(_on_time(kept, course_id, gau), _on_time(absorbed, course_id, gau))
-    if overall == kept.overall and cuts == dict(kept.cuts):
+    merged = with_steps(kept, list(absorbed.history), absorbed.floor)
+    if merged is None:
         return None
-    return Progress(
-        learner_id=kept.learner_id,
-        activity_id=kept.activity_id,
-        overall=overall,
-        cuts=cuts,
-        version=kept.version + 1,
-    )
+    return replace(merged, learner_id=kept.learner_id, activity_id=kept.activity_id)
 
 
 def mask_email(email: str) -> str:

@@ -46,3 +46,14 @@ def automatic_release_time(
     if policy is ReleasePolicy.AFTER_GAU:
         return gau
     return None
+
+
+def release_stays_a_fact(*, released_now: bool, marked: bool, had_grades: bool) -> bool:
+    """Whether a policy or deadline change must record the activity as released before it applies.
+
+    Release is a fact, not a view of today's policy: grades a policy let out reached the LMS, and a
+    later change of policy cannot call them back, so the activity stays released exactly as a hand
+    release does. An activity the policy released but that had no grade yet was never seen released
+    by anyone: it follows the new policy.
+    """
+    return released_now and not marked and had_grades

@@ -249,6 +249,71 @@ class BrowserLaunches(ABC):
         form = page.forms[0]
         return navigate(session, Step("POST", form.action, dict(form.fields)), timeout)
 
+    def open_deep_linking(
+        self,
+        session: requests.Session,
+        client_id: str,
+        user_id: str,
+        context_id: str,
+        *,
+        accept_multiple: bool = True,
+        return_url: str | None = None,
+        timeout: float = BROWSER_TIMEOUT_S,
+    ) -> requests.Response:
+        """An editor's "Select content": the deep-linking request, up to the tool's answer (its picker)."""
+        params = self.lti13_deep_link_login_params(  # type: ignore[attr-defined]
+            client_id, user_id, context_id, accept_multiple=accept_multiple, return_url=return_url
+        )
+        login = Step("GET", self.tool_registration(client_id)["login_url"], params)
+        auth_response = navigate(session, follow_login_to_auth(session, login, self.auth_url, timeout), timeout)
+        if auth_response.status_code != 200:
+            raise LaunchError("the platform refused the authentication request", auth_response)
+        form = parse_page(auth_response.text).forms[0]
+        return navigate(session, Step("POST", form.action, dict(form.fields)), timeout)
+
+    def choose_in_picker(
+        self,
+        session: requests.Session,
+        picker: requests.Response,
+        activity_ids: list[str],
+        *,
+        homepage: bool = False,
+        timeout: float = BROWSER_TIMEOUT_S,
+    ) -> requests.Response:
+        """Tick activities (and the homepage link) in the tool's picker and press Add: the tool's answer."""
+        page = parse_page(picker.text)
+        form = next((f for f in page.forms if "q" not in f.fields), None)
+        if form is None:
+            raise LaunchError("the tool's answer has no picker form", picker)
+        data = {n: v for n, v in form.fields.items() if not n.startswith("pick-") and n != "homepage"}
+        for index, activity_id in enumerate(activity_ids):
+            data[f"pick-{index:04d}"] = f"a:{activity_id}"
+        if homepage:
+            data["homepage"] = "1"
+        data["action"] = "add"
+        return navigate(session, Step("POST", urljoin(picker.url, form.action), data), timeout)
+
+    def deep_link(
+        self,
+        session: requests.Session,
+        client_id: str,
+        user_id: str,
+        context_id: str,
+        activity_ids: list[str],
+        *,
+        homepage: bool = False,
+        timeout: float = BROWSER_TIMEOUT_S,
+    ) -> requests.Response:
+        """The whole deep-linking round: request, pick, and the auto-posted response; the LMS's answer."""
+        picker = self.open_deep_linking(session, client_id, user_id, context_id, timeout=timeout)
+        if picker.status_code != 200:
+            raise LaunchError("the tool did not open its picker", picker)
+        answer = self.choose_in_picker(session, picker, activity_ids, homepage=homepage, timeout=timeout)
+        step = next_step(answer)
+        if answer.status_code != 200 or step is None or "JWT" not in step.data:
+            raise LaunchError("the tool's answer is not an auto-posted deep-linking response", answer)
+        return navigate(session, step, timeout)
+
     def start_login(
         self,
         session: requests.Session,

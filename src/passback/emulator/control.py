@@ -30,6 +30,8 @@ class ControlApi:
             "register_tool": lambda b: emu.register_tool(**b),
             "platform_config": lambda b: emu.platform_config(**b),
             "tool_registration": lambda b: emu.tool_registration(**b),
+            "registration_url": lambda b: {"url": emu.registration_url(**b)},
+            "registration_knobs": lambda b: emu.registration_knobs(**b),
             "add_course": lambda b: emu.add_course(**b),
             "add_user": lambda b: emu.add_user(**b),
             "enroll": lambda b: emu.enroll(**b),
@@ -54,6 +56,7 @@ class ControlApi:
             "state": emulator.state_snapshot,
             "config": emulator.config,
             "requests": lambda: [list(record) for record in emu.requests],
+            "registration_requests": emu.registration_requests,
             "faults": faults.active,
         }
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from . import lti11, oidc
+from . import deep_linking, lti11, oidc
 from .browser import BrowserLaunches
 from .claims import base_claims
 from .control import ControlApi
@@ -18,6 +18,7 @@ from .faults import Faults
 from .keys import KeyRing
 from .lms import Lms
 from .net import require_loopback_bind
+from .registration import Registrations
 from .router import Router
 from .server import EmulatorHTTPServer
 from .state import EmulatorState, LineItemMode
@@ -65,6 +66,7 @@ class LmsEmulator(BrowserLaunches):
         self._state = EmulatorState(clock)
         self.faults = Faults(self._state)
         self._stats = Stats(self._state.lock)
+        self.registrations = Registrations(self._state)
         self._guid = f"lms-emulator-{uuid.uuid4().hex[:12]}"
         self._stop_event = threading.Event()
         self._lms: Lms | None = None
@@ -93,7 +95,7 @@ class LmsEmulator(BrowserLaunches):
             guid=self._guid,
             token_lifetime=self._token_lifetime,
         )
-        server.dispatch = Router(self._lms, control.handle, self._stop_event).dispatch
+        server.dispatch = Router(self._lms, control.handle, self._stop_event, self.registrations).dispatch
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="lms-emulator", daemon=True
@@ -207,6 +209,23 @@ class LmsEmulator(BrowserLaunches):
     def tool_registration(self, client_id: str) -> dict[str, Any]:
         return self._state.tool(client_id).as_dict()
 
+    # -- LTI Dynamic Registration -------------------------------------------------------------
+
+    def registration_url(self, tool_url: str, *, update_client_id: str | None = None) -> str:
+        """What the LMS opens when its admin pastes the tool's registration URL: the tool URL plus
+        `openid_configuration` and a one-time `registration_token` (one that updates `update_client_id`'s
+        registration, as Moodle's "update" tokens do, when given)."""
+        return self.registrations.start(self.lms, tool_url, update_client_id=update_client_id)
+
+    def registration_knobs(self, *, issuer_override: str | None = None, registration_host: str | None = None) -> None:
+        """Misbehave on purpose: serve another issuer, or a registration endpoint on another host."""
+        self.registrations.knobs.issuer_override = issuer_override
+        self.registrations.knobs.registration_host = registration_host
+
+    def registration_requests(self) -> list[dict[str, Any]]:
+        """The client registrations the tool posted, in order."""
+        return list(self.registrations.received)
+
     # -- courses, users, links ----------------------------------------------------------------
 
     def add_course(self, context_id: str, title: str, *, label: str | None = None) -> None:
@@ -270,6 +289,64 @@ class LmsEmulator(BrowserLaunches):
             deployment_id=deployment_id,
             message_hint_extra=message_hint_extra,
         )
+
+    def lti13_deep_link_login_params(
+        self,
+        client_id: str,
+        user_id: str,
+        context_id: str,
+        *,
+        accept_multiple: bool = True,
+        return_url: str | None = None,
+        deployment_id: str | None = None,
+        message_hint_extra: dict[str, Any] | None = None,
+    ) -> dict[str, str]:
+        """Query parameters for the tool's login URL that start a deep-linking request ("Select content").
+        `return_url` replaces the LMS's own deep_link_return_url (a forged one, for security tests)."""
+        return deep_linking.login_params(
+            self.lms,
+            client_id,
+            user_id,
+            context_id,
+            accept_multiple=accept_multiple,
+            return_url=return_url,
+            deployment_id=deployment_id,
+            message_hint_extra=message_hint_extra,
+        )
+
+    def links(self, context_id: str) -> list[dict[str, Any]]:
+        """The course's links, with the line item each has (None: the launch offers only the container)."""
+        with self._state.lock:
+            return [
+                {
+                    "resource_link_id": link.resource_link_id,
+                    "title": link.title,
+                    "custom": dict(link.custom),
+                    "line_item_id": link.line_item_id,
+                }
+                for (ctx, _), link in self._state.links.items()
+                if ctx == context_id
+            ]
+
+    def line_items(self, context_id: str) -> list[dict[str, Any]]:
+        with self._state.lock:
+            return [
+                {
+                    "id": item.id,
+                    "label": item.label,
+                    "scoreMaximum": item.score_maximum,
+                    "resourceLinkId": item.resource_link_id,
+                    "resourceId": item.resource_id,
+                    "tag": item.tag,
+                }
+                for item in self._state.line_items.values()
+                if item.context_id == context_id
+            ]
+
+    def deep_link_responses(self) -> list[dict[str, Any]]:
+        """Every deep-linking response the LMS received: accepted (with its items) or refused (with why)."""
+        with self._state.lock:
+            return [dict(entry) for entry in self._state.deep_link_responses]
 
     def base_claims(
         self,

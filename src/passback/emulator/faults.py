@@ -61,7 +61,7 @@ class Faults:
     def __init__(self, state: EmulatorState) -> None:
         self._state = state
         self._rules: list[_Rule] = []
-        self._random = random.Random()
+        self._random = random.Random()  # noqa: S311 - latency, not secrets
 
     def fail(
         self, status: int = 500, count: int | None = None, body: str = "injected failure", target: str = "all"
@@ -95,7 +95,7 @@ class Faults:
         with self._state.lock:
             self._rules = [r for r in self._rules if not (r.kind == "jitter" and r.target == target)]
             self._rules.append(_Rule("jitter", target, None, seconds=high_ms / 1000.0, low=low_ms / 1000.0))
-            self._random = random.Random(seed)
+            self._random = random.Random(seed)  # noqa: S311 - latency, not secrets
 
     def expire_tokens(self) -> None:
         """Treat every access token issued so far as expired; tokens issued afterwards work."""

@@ -89,6 +89,13 @@ def handle_auth(lms: Lms, request: Request) -> Response:
         raise _refuse("unknown lti_message_hint for this client")
     if params["login_hint"] != hint.user_id:
         raise _refuse("login_hint does not match lti_message_hint")
+    if hint.deep_link is not None:
+        from .deep_linking import request_claims
+
+        claims = request_claims(lms, hint, params["nonce"])
+        claims.update(hint.extra_claims)
+        id_token = lms.keys.sign(claims)
+        return html_response(200, auto_post_form(tool.launch_url, {"id_token": id_token, "state": params["state"]}))
     try:
         claims = base_claims(
             lms,

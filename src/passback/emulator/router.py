@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import oidc
+from . import deep_linking, oidc
 from .ags import Ags
 from .lms import Lms
 from .nrps import handle_memberships
 from .outcomes import Outcomes
+from .registration import Registrations
 from .stats import RequestRecord
 from .tokens import ToolKeyCache, handle_token
 from .wire import HttpError, Request, Response, html_response, json_response, text_response
@@ -42,8 +43,11 @@ class _Route:
 
 
 class Router:
-    def __init__(self, lms: Lms, control: Handler, stop_event: threading.Event) -> None:
+    def __init__(
+        self, lms: Lms, control: Handler, stop_event: threading.Event, registrations: Registrations | None = None
+    ) -> None:
         self._lms = lms
+        self._registrations = registrations
         self._control = control
         self._stop = stop_event
         self._keys = ToolKeyCache(lms)
@@ -105,12 +109,24 @@ class Router:
 
     def _fixed_routes(self, method: str) -> dict[str, _Route]:
         token: Handler = (lambda r: handle_token(self._lms, self._keys, r)) if method == "POST" else _not_allowed
+        registration: dict[str, _Route] = {}
+        if self._registrations is not None:
+            found, register = self._registrations.paths(self._lms)
+            regs = self._registrations
+            registration = {
+                found: _Route(lambda r: regs.openid_configuration(self._lms, r), "openid_configuration"),
+                register: _Route(regs.register, "registration"),
+            }
         return {
+            **registration,
             "/jwks": _Route(self._jwks if method == "GET" else _not_allowed, "jwks"),
             "/auth": _Route(lambda r: oidc.handle_auth(self._lms, r), "auth"),
             "/token": _Route(token, "token", "token", ("token", "all")),
             "/outcomes": _Route(self._outcomes.handle, "outcome", "outcomes", ("score", "outcomes", "all")),
             "/return": _Route(_returned),
+            deep_linking.RETURN_PATH: _Route(
+                lambda r: deep_linking.handle_response(self._lms, self._keys, r), "deep_link_response"
+            ),
             "/": _Route(self._index),
         }
 

@@ -188,6 +188,19 @@ class LaunchHint:
     resource_link_id: str
     deployment_id: str
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    # Set for a deep-linking request: its deep_linking_settings claim (no resource link then).
+    deep_link: dict[str, Any] | None = None
+
+
+@dataclass
+class PendingDeepLink:
+    """A deep-linking request the LMS sent, waiting for the tool's answer (found by its `data`)."""
+
+    client_id: str
+    context_id: str
+    deployment_id: str
+    user_id: str
+    answered: bool = False
 
 
 class EmulatorState:
@@ -212,6 +225,10 @@ class EmulatorState:
         self.used_jtis: set[tuple[str, str]] = set()
         self.used_oauth1_nonces: set[tuple[str, str]] = set()
         self._next_line_item_id = 1
+        self.deep_link_requests: dict[str, PendingDeepLink] = {}
+        self.deep_link_responses: list[dict[str, Any]] = []
+        # NRPS: members the roster shows as Inactive, per course.
+        self.inactive: dict[str, set[str]] = {}
 
     # -- registration -------------------------------------------------------------------------
 

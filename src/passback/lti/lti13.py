@@ -43,6 +43,8 @@ from pylti1p3.session import SessionService
 
 from passback.data.launch_state import LaunchStateStore, NonceStore
 from passback.ids import platform_key_lti13
+from passback.lti import deep_linking
+from passback.lti.deep_linking import DEEP_LINKING_REQUEST, DeepLinkingRequest
 from passback.lti.errors import (
     ADMIN_REGISTRATION,
     MAX_ID_BYTES,
@@ -372,11 +374,12 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         """A resource link launch of LTI 1.3.0 with every claim Passback relies on, each of the right shape."""
         body = self._body()
         kind = body.get(CLAIM + "message_type")
-        if kind != RESOURCE_LINK_REQUEST:
+        if kind not in (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST):
             raise LaunchRefused(
                 "message type",
-                f"{_shown(kind)} launches are not supported; Passback takes {RESOURCE_LINK_REQUEST}.",
-                "The LMS administrator should add the tool as a resource link (Passback has no deep linking yet).",
+                f"{_shown(kind)} launches are not supported; Passback takes {RESOURCE_LINK_REQUEST} "
+                f"and {DEEP_LINKING_REQUEST}.",
+                "The LMS administrator should add the tool as a resource link or a deep-linking placement.",
             )
         version = body.get(CLAIM + "version")
         if version != LTI_VERSION:
@@ -393,6 +396,9 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
             CLAIM + "resource_link": "resource_link",
             CLAIM + "roles": "roles",
         }
+        if kind == DEEP_LINKING_REQUEST:
+            # A deep-linking request comes from a course but from no link yet (the link is what it makes).
+            del required[CLAIM + "resource_link"]
         missing = [short for claim, short in required.items() if body.get(claim) is None]
         context, link = body.get(CLAIM + "context"), body.get(CLAIM + "resource_link")
         for name, value in (("context", context), ("resource_link", link)):
@@ -539,9 +545,24 @@ class Lti13:
             response: WebResponse = login.redirect(f"{base}/lti13/launch")
         return response
 
+    def receive(self, http: HttpRequest, now: datetime) -> LaunchFacts | DeepLinkingRequest:
+        """A validated resource link launch, or a validated deep-linking request (docs/launches.md)."""
+        message = PassbackMessageLaunch(http, self.tool_conf, self.states, self.nonces, self.key_sets, now)
+        message.validate()
+        if message.is_deep_link_launch():
+            request = deep_linking.request_of(dict(message.get_launch_data()), message.get_client_id())
+            assert message._registration is not None
+            deep_linking.check_return_url(request.return_url, message._registration, http.header("origin"))
+            return request
+        facts = facts_from_claims(message.get_launch_data(), message.get_client_id(), http)
+        check_activity_id(facts.activity_id)
+        return facts
+
     def launch(self, http: HttpRequest, now: datetime) -> LaunchFacts:
         message = PassbackMessageLaunch(http, self.tool_conf, self.states, self.nonces, self.key_sets, now)
         message.validate()
+        if message.is_deep_link_launch():
+            raise LaunchRefused("message type", "a deep-linking request is not a resource link launch.", RELAUNCH)
         facts = facts_from_claims(message.get_launch_data(), message.get_client_id(), http)
         check_activity_id(facts.activity_id)
         return facts

@@ -9,7 +9,7 @@ from datetime import datetime
 from passback.data.catalog import ActivityRepository
 from passback.data.enrollments import EnrollmentRepository
 from passback.data.progress import ProgressRepository
-from passback.domain.grading import course_grade
+from passback.domain.grading import grade_from_timeline
 from passback.domain.progress import Progress
 from passback.domain.records import CourseRecord, EnrollmentRecord, GradeEntry
 
@@ -31,13 +31,20 @@ class CourseGrades:
         for activity in course.activities.values():
             found = by_activity.get(activity.activity_id)
             p = found or Progress(learner_id="", activity_id=activity.activity_id)
-            grade = course_grade(
-                p.tally_for_course(course.course_id), self.minimum_questions(activity.activity_id), activity.gau, now
-            )
+            grade = grade_from_timeline(p, self.minimum_questions(activity.activity_id), activity.gau, now)
             if found is None and not grade.registered:
                 continue  # nothing known and nothing given: no entry
             entries[activity.idx] = GradeEntry.of(grade, p.version)
         return entries
+
+    def entry_for(self, course: CourseRecord, learner_id: str, activity_id: str, now: datetime) -> GradeEntry | None:
+        """One learner's grade for one activity under the course as given (a preview of a new
+        deadline passes the course with that deadline): one GetItem of their progress."""
+        if activity_id not in course.activities:
+            return None
+        scoped = replace(course, activities={activity_id: course.activities[activity_id]})
+        entries = self.entries(scoped, [self.progress.get(learner_id, activity_id)], now)
+        return entries.get(course.activities[activity_id].idx)
 
     def initial_entries(self, course: CourseRecord, learner_id: str, now: datetime) -> dict[int, GradeEntry]:
         """For a new enrollment: one Query of the learner's progress."""

@@ -206,15 +206,8 @@ class MergeService:
         moved = self.enrollments.courses_of(absorbed)
         courses = {c: self.courses.get(c) for c in {*moved, *self.enrollments.courses_of(kept)}}
         for progress in self.progress.for_learner(absorbed):
-            deadlines = {
-                cid: gau
-                for cid, course in courses.items()
-                if course is not None
-                and progress.activity_id in course.activities
-                and (gau := course.activities[progress.activity_id].gau) is not None
-            }
             for _ in range(_RACES):
-                merged = merge_progress(self.progress.get(kept, progress.activity_id), progress, deadlines)
+                merged = merge_progress(self.progress.get(kept, progress.activity_id), progress)
                 if merged is None or self.progress.save(merged, now=now):
                     break
             else:

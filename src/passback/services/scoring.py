@@ -29,7 +29,7 @@ from passback.data.errors import Conflict
 from passback.data.learners import LearnerRepository
 from passback.data.progress import ProgressRepository
 from passback.domain.clocks import DEFAULT_SKEW, future_report_refusal
-from passback.domain.grading import course_grade
+from passback.domain.grading import grade_from_timeline
 from passback.domain.progress import ScoreReport, progress_belongs_to_the_learner
 from passback.domain.records import CourseRecord, EnrollmentRecord, GradeEntry
 from passback.ids import platform_id, platform_key_lti11, platform_key_lti13
@@ -178,10 +178,9 @@ class ScoringService:
             occurred_at=message.occurred_at,
         )
         courses = self._courses_with_activity(learner_id, message.activity_id, course_cache)
-        deadlines = {c.course_id: gau for c in courses if (gau := c.activities[message.activity_id].gau) is not None}
         for _ in range(_RACES):
             current = self.progress.get(learner_id, message.activity_id)
-            new = progress_belongs_to_the_learner(current, report, deadlines)
+            new = progress_belongs_to_the_learner(current, report)
             if new is None:
                 count("ScoresUnchanged")
                 break
@@ -195,7 +194,7 @@ class ScoringService:
         stored: list[EnrollmentRecord] = []
         for course in courses:
             placed = course.activities[message.activity_id]
-            grade = course_grade(current.tally_for_course(course.course_id), minimum, placed.gau, now)
+            grade = grade_from_timeline(current, minimum, placed.gau, now)
             # set_grades writes only when the entry is newer than the stored one (a duplicate writes nothing).
             record = self.enrollments.set_grades(
                 course.course_id, learner_id, {placed.idx: GradeEntry.of(grade, current.version)}

@@ -17,7 +17,7 @@ from passback.data.cells import RETRY_SHARDS, CellRepository
 from passback.data.courses import CourseRepository
 from passback.domain.records import CourseRecord
 from passback.observability import count, logger
-from passback.services.jobs import CourseJobs
+from passback.services.jobs import CourseJobs, deadline_job_id
 from passback.services.merges import MergeService
 from passback.services.pool import run_all
 from passback.services.sync import SyncService
@@ -82,7 +82,7 @@ class Sweeper:
             # sweep instead of losing its zeros. The job's fixed id makes a second queueing (that
             # next sweep, or one running beside this one) a no-op in the release function.
             if not self._queue(
-                "regrade", course_id, now, f"gau-{_digest(due_sk, sk)}", activity_id=activity_id, why="deadline"
+                "regrade", course_id, now, deadline_job_id(due_sk, sk), activity_id=activity_id, why="deadline"
             ):
                 continue
             if self.courses.mark_gau_applied(course_id, activity_id, due_sk, now):

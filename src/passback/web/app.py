@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from passback.web import gradebook_routes, keys_routes, lti_routes, merge_routes
+from passback.web import gradebook_routes, keys_routes, lti_routes, merge_routes, registration_routes
 
 
 def build() -> APIGatewayHttpResolver:
@@ -13,4 +13,5 @@ def build() -> APIGatewayHttpResolver:
     app.include_router(lti_routes.router)
     app.include_router(gradebook_routes.router)
     app.include_router(merge_routes.router)
+    app.include_router(registration_routes.router)
     return app

@@ -11,11 +11,12 @@ from dataclasses import replace
 from datetime import datetime
 
 from passback import container
+from passback.lti.deep_linking import DeepLinkingRequest
 from passback.lti.errors import LaunchRefused
 from passback.observability import logger
 from passback.services.launch import LaunchFacts, LaunchOutcome
 from passback.settings import get_settings
-from passback.web import handoff, pages, session
+from passback.web import deep_linking, handoff, pages, session
 from passback.web.http import HttpRequest, WebResponse, public_base_url
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -41,9 +42,11 @@ def lti13_login(http: HttpRequest, now: datetime) -> WebResponse:
 
 def lti13_launch(http: HttpRequest, now: datetime) -> WebResponse:
     try:
-        facts = container.lti13().launch(http, now)
+        facts = container.lti13().receive(http, now)
     except LaunchRefused as error:
         return refused(error, http)
+    if isinstance(facts, DeepLinkingRequest):
+        return deep_linking.open_picker(facts, http, now)
     facts = replace(facts, tool_base_url=public_base_url(http))
     return after_launch(container.launches().launch(facts, now), facts, http, now)
 
@@ -72,12 +75,11 @@ def after_launch(outcome: LaunchOutcome, facts: LaunchFacts, http: HttpRequest, 
             lms_origin=outcome.course.lms_origin or facts.lms_origin,
             now=now,
         )
-        location = f"{base}/gradebook/{outcome.course.course_id}?s={started.token}"
-        return WebResponse(
-            303,
-            headers={"Location": location, **NO_STORE},
-            cookies=[session.session_cookie(started, secure=base.startswith("https://"))],
-        )
+        # The URL carries a one-time ticket, never the session (web/session.py): the page's first
+        # load exchanges it and sets the cookie.
+        ticket = session.ticket(keys, started, now=now)
+        location = f"{base}/gradebook/{outcome.course.course_id}?{session.TICKET_PARAMETER}={ticket}"
+        return WebResponse(303, headers={"Location": location, **NO_STORE})
     activity = container.catalog().get(outcome.activity_id) if outcome.activity_id else None
     product_url = (activity.product_url if activity else None) or get_settings().product_home_url
     if not product_url:

@@ -124,8 +124,9 @@ def page_path(course_id: str) -> str:
     return f"/gradebook/{quote(course_id, safe='')}"
 
 
-def page_url(course_id: str, token: str, **extra: str) -> str:
-    return f"{page_path(course_id)}?{urlencode({'s': token, **extra})}"
+def page_url(course_id: str, ticket: str, **extra: str) -> str:
+    """The page's URL with a one-time ticket (`web/session.py`), never a session."""
+    return f"{page_path(course_id)}?{urlencode({'t': ticket, **extra})}"
 
 
 def render(
@@ -145,11 +146,13 @@ def render(
         parts.append(f'<div class="flash" role="status">{e(DONE_MESSAGES[done])}</div>')
     if error:
         parts.append(f'<div class="flash error" role="alert"><strong>Not saved.</strong> {e(error)}</div>')
+    # The session travels in these forms' bodies, never in a URL (web/session.py).
     parts.append(
         f'<form id="act" method="post" action="{base}/resync">'
         f'<input type="hidden" name="s" value="{e(token)}"><input type="hidden" name="csrf" value="{e(csrf)}"></form>'
+        f'<form id="view" method="post" action="{base}"><input type="hidden" name="s" value="{e(token)}"></form>'
     )
-    parts.append(_glance(view, base, token))
+    parts.append(_glance(view, base))
     parts.append(_table(view, base))
     parts.append(_legend())
     parts.append(_settings(view, base, token, csrf))
@@ -200,7 +203,7 @@ def _mark_badge(mark: Mark, count: int | None = None) -> str:
     return f'<span class="mk {mark.tone.value}">{symbol}{words}</span>'
 
 
-def _glance(view: GradebookView, base: str, token: str) -> str:
+def _glance(view: GradebookView, base: str) -> str:
     totals = "".join(
         f"<li>{_mark_badge(mark, view.totals[status])}</li>"
         for status, mark in MARKS.items()
@@ -212,13 +215,13 @@ def _glance(view: GradebookView, base: str, token: str) -> str:
         if attention
         else "Nothing needs your attention."
     )
-    csv_url = f"{base}/export.csv?{urlencode({'s': token})}"
     return (
         '<section aria-labelledby="glance"><h2 id="glance" class="vh">At a glance</h2>'
         f'<p><strong>{e(summary)}</strong></p><ul class="totals" aria-label="Cells by status">{totals}</ul>'
         '<div class="bar">'
+        '<button form="view">Refresh</button>'
         f'<button form="act" formaction="{base}/resync" name="scope" value="course">Resync the whole course</button>'
-        f'<a href="{e(csv_url)}" download>Download as CSV (grades and statuses)</a>'
+        f'<button form="act" formaction="{base}/export.csv">Download as CSV (grades and statuses)</button>'
         '<a href="#settings">Settings: release policy and deadlines</a>'
         '<a href="#legend">What the marks mean</a>'
         "</div></section>"

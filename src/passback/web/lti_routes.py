@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from passback.clock import utcnow
-from passback.web import flows
+from passback.web import deep_linking, flows
 from passback.web.events import request_of, response_of
 
 router = APIGatewayHttpRouter()
@@ -25,3 +25,8 @@ def lti13_launch() -> Response[str]:
 @router.post("/lti11/launch")
 def lti11_launch() -> Response[str]:
     return response_of(flows.lti11_launch(request_of(router.current_event), utcnow()))
+
+
+@router.post("/lti13/deep-link")
+def lti13_deep_link() -> Response[str]:
+    return response_of(deep_linking.picker_action(request_of(router.current_event), utcnow()))
