@@ -58,6 +58,8 @@ class Cluster:
             time.sleep(0.2)
 
     def stop(self) -> None:
+        if self.results:
+            return
         for worker in self.workers:
             if worker.stdin is not None and not worker.stdin.closed:
                 worker.stdin.close()

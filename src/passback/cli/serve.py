@@ -25,7 +25,23 @@ def register(verbs: Any) -> None:
         help="seconds before a failed queue message is delivered again (AWS: the visibility timeout)",
     )
     serve.add_argument("--workers", type=int, default=2, help="concurrent invocations per queue")
+    serve.add_argument(
+        "--score-workers",
+        type=_at_least_one,
+        default=4,
+        help="score batches handled at once (like concurrent Lambda instances; default 4)",
+    )
     serve.set_defaults(run=run)
+
+
+def _at_least_one(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {raw!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         state_file=Path(args.state_file),
         retry_delay_seconds=args.retry_delay,
         workers=args.workers,
+        score_workers=args.score_workers,
     )
 
     def stop(*_: Any) -> None:

@@ -187,14 +187,21 @@ class SyncService:
     def _reread(self, state: _Snapshot, *, cell_only: bool) -> None:
         course_id, learner_id = state.course.course_id, state.enrollment.learner_id
         state.cell = self.cells.get(course_id, learner_id, state.link.link_id, consistent=True)
-        if cell_only:
-            return
-        self._reread_owed(state)
+        # Whatever was read before this cell is older than it: a status that stops sending must read again.
+        state.fresh = False
+        if not cell_only and self._reread_owed(state):
+            state.fresh = True
 
-    def _reread_owed(self, state: _Snapshot) -> bool:
-        """Read the course and the enrollment as they are now; False if either is gone."""
+    def _reread_owed(self, state: _Snapshot, *, course_too: bool = True) -> bool:
+        """Read the enrollment (and the course) as they are now; False if either is gone.
+
+        Under a claim on an activity link the course need not be read again: release is a fact
+        (once released, always), so a snapshot that says "released" is still true, and one that
+        says "not released" never sends. A homepage composite depends on which activities are
+        released and assigned, so it reads the course again.
+        """
         course_id, learner_id = state.course.course_id, state.enrollment.learner_id
-        course = self.courses.get(course_id, consistent=True)
+        course = self.courses.get(course_id, consistent=True) if course_too else state.course
         enrollment = self.enrollments.get(course_id, learner_id, consistent=True)
         if course is None or enrollment is None:
             return False
@@ -295,10 +302,11 @@ class SyncService:
     ) -> SyncOutcome | None:
         """We hold the claim: read what is owed now, send it, record the answer and release the claim."""
         state.cell = claimed
-        if not self._reread_owed(state):
+        course_too = state.link.is_homepage
+        if not self._reread_owed(state, course_too=course_too):
             self.cells.save(replace(claimed, **_UNCLAIMED))
             return self._outcome(state, claimed, sent=False)
-        state.fresh = True
+        state.fresh = state.fresh or course_too
         # Decide as if unclaimed: the claim is ours.
         state.cell = replace(claimed, claim_id=None, claim_until=None, claim_value=None)
         decision, owed, target = self._decide(state, now, forced)
