@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from passback.data.launch_state import NonceStore
     from passback.data.learners import LearnerRepository
     from passback.data.platforms import ConsumerRepository, PlatformRepository
+    from passback.data.products import MessageStatuses, ProductRepository
     from passback.data.progress import ProgressRepository
     from passback.lms.gateway import LmsGateway
     from passback.lms.http import Http, PlatformGate
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from passback.services.jobs import CourseJobs
     from passback.services.launch import LaunchService
     from passback.services.merges import MergeService
+    from passback.services.product_api import MessageIntake, ProductTokens
+    from passback.services.products import ProductAdmin
     from passback.services.registration import RegistrationService
     from passback.services.scoring import ScoringService
     from passback.services.sweep import Sweeper
@@ -214,6 +217,7 @@ def scoring() -> ScoringService:
         sync(),
         queues(),
         workers=settings.platform_concurrency,
+        statuses=message_statuses(),
         clock_skew=timedelta(seconds=settings.score_clock_skew_seconds),
     )
 
@@ -337,3 +341,42 @@ def lti11() -> Lti11:
     from passback.web.http import public_base_url
 
     return Lti11(consumers(), nonces(), public_base_url)
+
+
+# ---------------------------------------------------------------- products and their API (issue 21)
+
+
+@cache
+def products() -> ProductRepository:
+    from passback.data.products import ProductRepository
+
+    return ProductRepository()
+
+
+@cache
+def message_statuses() -> MessageStatuses:
+    from passback.data.products import MessageStatuses
+
+    return MessageStatuses()
+
+
+@cache
+def product_admin() -> ProductAdmin:
+    from passback.services.products import ProductAdmin
+
+    return ProductAdmin(products())
+
+
+@cache
+def product_tokens() -> ProductTokens:
+    from passback.services.product_api import ProductTokens
+
+    return ProductTokens(products(), nonces(), tool_keys())
+
+
+@cache
+def message_intake() -> MessageIntake:
+    from passback.data.products import RateWindows
+    from passback.services.product_api import MessageIntake
+
+    return MessageIntake(products(), message_statuses(), RateWindows(), queues())

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from passback.cli import admin, build, demo, operate, serve
+from passback.cli import admin, build, demo, operate, products, serve
 from passback.cli.errors import CliError
 
 Command = Callable[[argparse.Namespace], int]
@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     demo.register_verb(verbs)
     for module in (admin, operate, build):
         module.register(verbs)
+    products.register(verbs)
     return top
 
 

@@ -247,10 +247,15 @@ class Identity(GradebookItem, discriminator="identity"):
 
 
 class LearnerEmail(GradebookItem, discriminator="learner_email"):
-    """The learner who owns an email address (for the account merge of rule 12)."""
+    """The learner who owns an email address (for the account merge of rule 12).
+
+    Only a product vouches for an address (an email-form score message); `product_id` is the one
+    that did through the API (None: through the score queue). An LMS launch never claims one.
+    """
 
     email = UnicodeAttribute()
     learner_id = UnicodeAttribute()
+    product_id = UnicodeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:

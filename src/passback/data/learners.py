@@ -78,9 +78,18 @@ class LearnerRepository:
         except LearnerEmail.DoesNotExist:
             return None
 
-    def claim_email(self, email: str, learner_id: str) -> bool:
-        """Record that this learner owns the email; False if someone already does."""
-        item = LearnerEmail(email=email.strip().lower(), learner_id=learner_id)
+    def email_claim(self, email: str) -> tuple[str, str | None] | None:
+        """The learner owning an address and the product that vouched for it (None: the score queue)."""
+        pk, sk = LearnerEmail.keys_for(email=email.strip().lower())
+        try:
+            item = LearnerEmail.get(pk, sk)
+        except LearnerEmail.DoesNotExist:
+            return None
+        return str(item.learner_id), (str(item.product_id) if item.product_id else None)
+
+    def claim_email(self, email: str, learner_id: str, product_id: str | None = None) -> bool:
+        """Record that this learner owns the email (a product vouched for it); False if someone already does."""
+        item = LearnerEmail(email=email.strip().lower(), learner_id=learner_id, product_id=product_id)
         try:
             item.save(condition=LearnerEmail.pk.does_not_exist())
         except PutError as error:
