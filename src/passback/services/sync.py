@@ -42,6 +42,7 @@ from passback.observability import count, logger
 
 _TERMINAL = {CellStatus.LMS_ERROR, CellStatus.USER_NOT_IN_COURSE, CellStatus.LMS_NEWER, CellStatus.GAVE_UP}
 _RACES = 8
+_EXPIRE_TRIES = 4
 
 
 # Clears a claim (and the marks left on it) from a cell being written.
@@ -286,16 +287,21 @@ class SyncService:
     def _expire_claim(self, claimed: CellRecord, now: datetime) -> None:
         """A crash under our claim (a throttled read, say): end the claim now, so the redelivery of our
         input (or, if someone marked the cell, the sweep through `due`) takes the cell over at once
-        instead of after the lease. Best effort: if this fails too, the lease still ends."""
-        try:
-            current = self.cells.get(claimed.course_id, claimed.learner_id, claimed.link_id, consistent=True)
-            if current is not None and current.claim_id == claimed.claim_id:
-                self.cells.save(replace(current, claim_until=now))
-        except Exception as error:
-            logger.warning(
-                "could not end a claim after a crash; it ends with its lease",
-                extra={"course": claimed.course_id, "link": claimed.link_id, "error": repr(error)[:200]},
-            )
+        instead of after the lease. Tried a few times (what crashed us may still be there); if it
+        never works, the lease still ends."""
+        error: Exception | None = None
+        for _ in range(_EXPIRE_TRIES):
+            try:
+                current = self.cells.get(claimed.course_id, claimed.learner_id, claimed.link_id, consistent=True)
+                if current is not None and current.claim_id == claimed.claim_id:
+                    self.cells.save(replace(current, claim_until=now))
+                return
+            except Exception as failed:
+                error = failed
+        logger.warning(
+            "could not end a claim after a crash; it ends with its lease",
+            extra={"course": claimed.course_id, "link": claimed.link_id, "error": repr(error)[:200]},
+        )
 
     def _send_claimed(
         self, state: _Snapshot, claimed: CellRecord, now: datetime, *, forced: bool, origin: datetime | None
