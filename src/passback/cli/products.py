@@ -30,12 +30,12 @@ def register(verbs: Any) -> None:
     rotate = products.add_parser(
         "rotate", help="add a credential (the old one stays live until --retire), or retire one with --retire KID"
     )
-    rotate.add_argument("product_id")
+    rotate.add_argument("product_id", help="the product id, as `passback products list` shows")
     rotate.add_argument("--retire", metavar="KID", default=None, help="revoke this key id now (tokens stop at once)")
     _key_options(rotate)
     rotate.set_defaults(run=products_rotate)
     remove = products.add_parser("remove", help="remove a product and revoke every credential of it at once")
-    remove.add_argument("product_id")
+    remove.add_argument("product_id", help="the product id, as `passback products list` shows")
     remove.set_defaults(run=products_remove)
 
     openapi = verbs.add_parser("openapi", help="write the product API's OpenAPI document (docs/openapi.json)")

@@ -8,7 +8,9 @@ from pynamodb.exceptions import PutError
 
 from passback.data.errors import is_conditional_failure
 from passback.data.gradebook_models import Identity, Learner, LearnerEmail
+from passback.data.search import LEARNERS, SearchIndex
 from passback.data.tables import ensure_bound
+from passback.domain.search import tokens
 from passback.ids import new_learner_id
 
 
@@ -43,6 +45,8 @@ class LearnerRepository:
         Learner(learner_id=learner_id, email=email, name=name, created_at=now).save(
             condition=Learner.pk.does_not_exist()
         )
+        if name or email:
+            SearchIndex().add(LEARNERS, learner_id, tokens(name, whole=[email]))
         return learner_id
 
     def link_identity(

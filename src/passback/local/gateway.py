@@ -112,7 +112,9 @@ class Gateway:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        # shutdown() waits for serve_forever to notice: it would wait forever if it never started.
+        if self.thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
 
     def serve(self, request: BaseHTTPRequestHandler) -> None:

@@ -362,10 +362,6 @@ def _product_of(record: Any) -> str | None:
 
 
 def _validation_summary(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        parts = []
-        for item in error.errors()[:5]:
-            where = ".".join(str(p) for p in item.get("loc", ()) if p != "message")
-            parts.append(f"{where or 'message'}: {item.get('msg')}")
-        return "; ".join(parts)
-    return str(error)
+    from passback.messages import describe_invalid
+
+    return describe_invalid(error)

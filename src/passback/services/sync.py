@@ -35,7 +35,7 @@ from passback.domain.delivery import (
 )
 from passback.domain.grading import AssignedActivity, Owed, two_link_styles
 from passback.domain.records import Attempt, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
-from passback.domain.targets import Target, no_target_no_passback
+from passback.domain.targets import AgsTarget, Target, no_target_no_passback
 from passback.lms.errors import LmsError
 from passback.lms.gateway import LmsGateway
 from passback.observability import count, logger
@@ -233,8 +233,40 @@ class SyncService:
         )
         return decision, owed, target
 
+    def _blocked(self, state: _Snapshot, now: datetime) -> SyncOutcome | None:
+        """Known before any POST: a deleted column (recreate it) or a learner the roster says left."""
+        link, enrollment = state.link, state.enrollment
+        blocked = delivery.lms_blocks(column_deleted=link.column_deleted, in_course=enrollment.in_course)
+        if blocked is None:
+            return None
+        owed = link_owes(state.course, enrollment, link, now)
+        current = state.current()
+        if current.status == blocked and current.owed_value == owed.value:
+            return self._outcome(state, current, sent=False)
+        if claim_is_live(current.claim_id, current.claim_until, now):
+            # Someone is sending: it decides again afterwards and records this itself.
+            if not current.dirty:
+                self.cells.save(replace(current, dirty=True))
+            return self._outcome(state, current, sent=False)
+        message = delivery.COLUMN_DELETED_EXPLANATION if link.column_deleted else delivery.NOT_IN_COURSE_BY_ROSTER
+        saved = self.cells.save(
+            replace(
+                current,
+                status=blocked,
+                message=message,
+                owed_value=owed.value,
+                next_attempt_at=None,
+                updated_at=now,
+                **_UNCLAIMED,
+            )
+        )
+        return self._outcome(state, saved, sent=False)
+
     def _step(self, state: _Snapshot, now: datetime, *, forced: bool, origin: datetime | None) -> SyncOutcome | None:
         """One pass: decide, write, maybe send. None when the cell must be decided again."""
+        blocked = self._blocked(state, now)
+        if blocked is not None:
+            return blocked
         decision, owed, target = self._decide(state, now, forced)
         if decision.action is Action.RECORD and stops_sending(decision.status) and not state.fresh:
             # Never stop sending on a snapshot (a batch's cached course): the release state as it is now.
@@ -349,7 +381,7 @@ class SyncService:
         try:
             self.lms.send(course, link, target, value, timestamp, answered=owed.answered)
         except LmsError as error:
-            updated = self._failed(cell, error, value, timestamp, owed, now)
+            updated = self._failed(cell, error, value, timestamp, owed, now, target)
             logger.warning(
                 "passback failed",
                 extra={
@@ -420,7 +452,14 @@ class SyncService:
         return SyncOutcome(state.link.link_id, state.enrollment.learner_id, cell.status, sent=sent)
 
     def _failed(
-        self, cell: CellRecord, error: LmsError, value: float, timestamp: int, owed: Owed, now: datetime
+        self,
+        cell: CellRecord,
+        error: LmsError,
+        value: float,
+        timestamp: int,
+        owed: Owed,
+        now: datetime,
+        target: Target | None = None,
     ) -> CellRecord:
         attempts = cell.attempts + (0 if error.deferred else 1)
         first = cell.first_failure_at or now
@@ -462,6 +501,15 @@ class SyncService:
                 status=CellStatus.USER_NOT_IN_COURSE,
                 next_attempt_at=None,
                 message=f"{error.message} {delivery.USER_NOT_IN_COURSE_EXPLANATION}",
+            )
+        if error.kind is FailureKind.COLUMN_DELETED and isinstance(target, AgsTarget):
+            # Every cell of the link shares the column: mark the link so none of them POSTs again.
+            self.courses.mark_line_item_deleted(cell.course_id, cell.link_id, target.line_item_url)
+            return replace(
+                base,
+                status=CellStatus.COLUMN_DELETED,
+                next_attempt_at=None,
+                message=delivery.COLUMN_DELETED_EXPLANATION,
             )
         if error.kind is FailureKind.LMS_NEWER:
             count("LmsNewer")
