@@ -66,6 +66,16 @@ def register(verbs: Any) -> None:
         "--lms", choices=("canvas", "moodle"), required=True, help="the LMS whose format to print: canvas or moodle"
     )
     config.set_defaults(run=platforms_config)
+    legacy = platforms.add_parser(
+        "link-legacy",
+        help="tie an LTI 1.3 registration to the LTI 1.1 consumer it was, so its courses and learners continue",
+    )
+    legacy.add_argument("--issuer", required=True, help="the 1.3 registration's issuer, as `platforms list` shows")
+    legacy.add_argument("--client-id", required=True, help="the 1.3 registration's client id (platforms list)")
+    target = legacy.add_mutually_exclusive_group(required=True)
+    target.add_argument("--consumer-key", help="the LTI 1.1 consumer key this LMS used (passback consumers list)")
+    target.add_argument("--unlink", action="store_true", help="remove the tie")
+    legacy.set_defaults(run=platforms_link_legacy)
     remove = platforms.add_parser("remove", help="remove a registration and its deployments")
     remove.add_argument("--issuer", required=True, help="the registration's issuer, as `platforms list` shows")
     remove.add_argument("--client-id", required=True, help="the registration's client id, as `platforms list` shows")
@@ -184,6 +194,31 @@ def platforms_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def platforms_link_legacy(args: argparse.Namespace) -> int:
+    from passback import container
+    from passback.cli.errors import CliError
+
+    use_target(args)
+    platforms = container.platforms()
+    if platforms.get(args.issuer, args.client_id) is None:
+        raise CliError(
+            f"no registration for issuer {args.issuer} and client {args.client_id} (passback platforms list)"
+        )
+    if args.unlink:
+        platforms.set_legacy_consumer(args.issuer, args.client_id, None)
+        print(f"{args.issuer} (client {args.client_id}) is no longer tied to an LTI 1.1 consumer.")
+        return 0
+    if container.consumers().get(args.consumer_key) is None:
+        raise CliError(f"no LTI 1.1 consumer {args.consumer_key!r} (passback consumers list)")
+    platforms.set_legacy_consumer(args.issuer, args.client_id, args.consumer_key)
+    print(
+        f"{args.issuer} (client {args.client_id}) is now tied to LTI 1.1 consumer {args.consumer_key}: its LTI 1.3 "
+        "launches continue that consumer's courses, learners and links (an lti1p1 claim, when the LMS sends one, "
+        "still has to verify). See docs/migration.md."
+    )
+    return 0
+
+
 def platforms_list(args: argparse.Namespace) -> int:
     from passback import container
 
@@ -192,7 +227,11 @@ def platforms_list(args: argparse.Namespace) -> int:
     found = repo.list_all()
     for p in found:
         deployments = ", ".join(repo.deployments(p.issuer, p.client_id)) or "-"
-        print(f"{p.platform_id}  {p.issuer}  client={p.client_id}  deployments={deployments}  name={p.name or '-'}")
+        legacy = f"  lti11={p.legacy_consumer_key}" if p.legacy_consumer_key else ""
+        print(
+            f"{p.platform_id}  {p.issuer}  client={p.client_id}  deployments={deployments}  name={p.name or '-'}"
+            f"{legacy}"
+        )
     if not found:
         print("no LTI 1.3 platforms registered yet: add one with `passback platforms add` (docs/lms-setup.md)")
     return 0

@@ -34,6 +34,7 @@ from passback.domain.delivery import (
     sync_decision,
 )
 from passback.domain.grading import AssignedActivity, Owed, two_link_styles
+from passback.domain.migration import migrated_target
 from passback.domain.records import Attempt, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
 from passback.domain.targets import AgsTarget, Target, no_target_no_passback
 from passback.lms.errors import LmsError
@@ -60,9 +61,12 @@ class _Snapshot:
     fresh: bool = False
 
     def current(self) -> CellRecord:
-        return self.cell or CellRecord(
+        cell = self.cell or CellRecord(
             course_id=self.course.course_id, learner_id=self.enrollment.learner_id, link_id=self.link.link_id
         )
+        if cell.status == CellStatus.SYNCED and self.link.sent_to_old_column(cell.sent_at):
+            cell = replace(cell, status=None, sent_value=None)  # the LMS lost it with its column
+        return cell
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,14 @@ def link_owes(course: CourseRecord, enrollment: EnrollmentRecord, link: LinkReco
 def link_target(
     course: CourseRecord, link: LinkRecord, enrollment: EnrollmentRecord, cell: CellRecord | None
 ) -> Target | str:
+    if course.lti13_issuer:  # an LTI 1.1 course now launched through 1.3: each link its protocol
+        return migrated_target(
+            link_lti_version=link.lti_version,
+            line_item_url=link.line_item_url,
+            lti13_user_id=enrollment.lti13_user_id,
+            outcome_service_url=cell.outcome_service_url if cell else None,
+            sourcedid=cell.sourcedid if cell else None,
+        )
     return no_target_no_passback(
         lti_version=course.lti_version,
         line_item_url=link.line_item_url,
