@@ -31,6 +31,12 @@ def register(verbs: Any) -> None:
     serve.add_argument(
         "--workers", type=v.integer("workers", 1, 64), default=2, help="concurrent invocations per queue"
     )
+    serve.add_argument(
+        "--score-workers",
+        type=v.integer("score workers", 1, 64),
+        default=4,
+        help="score batches handled at once (like concurrent Lambda instances; default 4)",
+    )
     serve.set_defaults(run=run)
 
 
@@ -52,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         state_file=state,
         retry_delay_seconds=args.retry_delay,
         workers=args.workers,
+        score_workers=args.score_workers,
     )
 
     def stop(*_: Any) -> None:
