@@ -454,4 +454,4 @@ def message_intake() -> MessageIntake:
     from passback.data.products import RateWindows
     from passback.services.product_api import MessageIntake
 
-    return MessageIntake(products(), message_statuses(), RateWindows(), queues())
+    return MessageIntake(products(), message_statuses(), RateWindows(), queues(), catalog())
