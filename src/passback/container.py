@@ -6,6 +6,7 @@ handler, so a cold start pays only for what that function uses. Tests call `rese
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from passback.services.product_api import MessageIntake, ProductTokens
     from passback.services.products import ProductAdmin
     from passback.services.registration import RegistrationService
+    from passback.services.roster import RosterService
     from passback.services.scoring import ScoringService
     from passback.services.sweep import Sweeper
     from passback.services.sync import SyncService
@@ -122,7 +124,11 @@ def gradebook_view() -> GradebookViewRepository:
 def gradebook() -> GradebookService:
     from passback.services.gradebook import GradebookService
 
-    return GradebookService(gradebook_view())
+    def thresholds(activity_ids: Iterable[str]) -> dict[str, int | None]:
+        found = catalog().get_many(activity_ids)
+        return {a: int(item.min_questions) if item is not None else None for a, item in found.items()}
+
+    return GradebookService(gradebook_view(), thresholds)
 
 
 @cache
@@ -205,9 +211,11 @@ def grades() -> CourseGrades:
 
 @cache
 def scoring() -> ScoringService:
+    from datetime import timedelta
+
     from passback.services.scoring import ScoringService
 
-    workers = get_settings().platform_concurrency
+    settings = get_settings()
     return ScoringService(
         catalog(),
         learners(),
@@ -216,8 +224,9 @@ def scoring() -> ScoringService:
         courses(),
         sync(),
         queues(),
-        workers=workers,
+        workers=settings.platform_concurrency,
         statuses=message_statuses(),
+        clock_skew=timedelta(seconds=settings.score_clock_skew_seconds),
     )
 
 
@@ -228,14 +237,44 @@ def jobs() -> CourseJobs:
     # More workers than the platform's cap: while up to `cap` wait on the LMS (the gate holds the
     # rest), the others do their DynamoDB reads and writes, so the LMS is never left idle.
     cap = get_settings().platform_concurrency
-    return CourseJobs(courses(), enrollments(), grades(), sync(), queues(), workers=cap * JOB_WORKERS_PER_SLOT)
+    made = CourseJobs(courses(), enrollments(), grades(), sync(), queues(), workers=cap * JOB_WORKERS_PER_SLOT)
+    made.runners["roster"] = lambda job, now: roster().sync(job.course_id, now).members
+    return made
+
+
+@cache
+def roster() -> RosterService:
+    from passback.data.roster import RosterRepository
+    from passback.lms.roster import RosterClient
+    from passback.services.roster import RosterService
+
+    gateway = lms()
+    return RosterService(
+        courses(),
+        enrollments(),
+        learners(),
+        grades(),
+        jobs(),
+        RosterRepository(),
+        gateway,
+        RosterClient(gateway.ags),
+        merges(),
+    )
 
 
 @cache
 def sweeper() -> Sweeper:
     from passback.services.sweep import Sweeper
 
-    return Sweeper(courses(), cells(), sync(), jobs(), workers=get_settings().platform_concurrency, merges=merges())
+    return Sweeper(
+        courses(),
+        cells(),
+        sync(),
+        jobs(),
+        workers=get_settings().platform_concurrency,
+        merges=merges(),
+        roster=roster(),
+    )
 
 
 def reset() -> None:
@@ -279,9 +318,19 @@ def course_settings() -> CourseSettings:
 @cache
 def launches() -> LaunchService:
     from passback.services.launch import LaunchService
+    from passback.services.migration import LegacyLinks
 
     return LaunchService(
-        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), line_items(), merges()
+        courses(),
+        learners(),
+        enrollments(),
+        cells(),
+        catalog(),
+        grades(),
+        jobs(),
+        line_items(),
+        merges(),
+        migration=LegacyLinks(courses(), learners(), enrollments()),
     )
 
 
@@ -326,12 +375,18 @@ def lti13() -> Lti13:
     from passback.data.key_sets import KeySetStore
     from passback.data.launch_state import LaunchStateStore
     from passback.lti.key_sets import PlatformKeySets
+    from passback.lti.lti1p1 import LegacyClaims
     from passback.lti.lti13 import Lti13
     from passback.lti.tool_config import DynamoToolConf
     from passback.web.http import public_base_url
 
     return Lti13(
-        DynamoToolConf(platforms()), LaunchStateStore(), nonces(), PlatformKeySets(KeySetStore()), public_base_url
+        DynamoToolConf(platforms()),
+        LaunchStateStore(),
+        nonces(),
+        PlatformKeySets(KeySetStore()),
+        public_base_url,
+        legacy=LegacyClaims(platforms(), consumers()),
     )
 
 

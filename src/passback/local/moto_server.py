@@ -24,10 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--journal", type=Path, default=None, help="the journal file (none: memory only)")
     args = parser.parse_args(argv)
 
+    import logging
+
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request in moto.log
     app: Any = DomainDispatcherApplication(create_backend_app)

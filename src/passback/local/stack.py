@@ -252,6 +252,7 @@ class LocalStack:
         state_file: Path | None = None,
         retry_delay_seconds: int = 2,
         workers: int = 2,
+        score_workers: int = 4,
         extra_environment: dict[str, str] | None = None,
         data_dir: Path | None = None,
         fresh: bool = False,
@@ -263,6 +264,8 @@ class LocalStack:
         self.state_file = state_file
         self.retry_delay = retry_delay_seconds
         self.workers = workers
+        # Several score batches at once, as Lambda runs them: local runs meet the races production has.
+        self.score_workers = score_workers
         self.extra_environment = extra_environment or {}
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[QueuePoller] = []
@@ -422,7 +425,9 @@ class LocalStack:
                     source.batch_size,
                     source.partial_failures,
                     region=REGION,
-                    workers=min(self.workers, source.max_concurrency),
+                    workers=min(
+                        self.score_workers if source.queue == "ScoreQueue" else self.workers, source.max_concurrency
+                    ),
                     retry_delay_seconds=self.retry_delay,
                 )
                 self.pollers.append(poller)

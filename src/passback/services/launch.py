@@ -7,7 +7,7 @@ launch made sendable (a new target, a new link, a newly assigned activity).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from passback.data.catalog import ActivityRepository
 from passback.data.cells import CellRepository
 from passback.data.courses import CourseRepository
 from passback.data.enrollments import EnrollmentRepository
+from passback.data.errors import Conflict
 from passback.data.learners import LearnerRepository
 from passback.domain.launches import courses_create_themselves, students_enroll_themselves
 from passback.domain.records import CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
@@ -26,6 +27,23 @@ from passback.services.jobs import CourseJobs
 
 if TYPE_CHECKING:
     from passback.services.merges import MergeService
+    from passback.services.migration import LegacyLinks
+
+
+@dataclass(frozen=True)
+class LegacyIds:
+    """What an LTI 1.3 launch was in LTI 1.1 (docs/migration.md): from a verified `lti1p1` claim, or
+    the launch's own ids when an operator tied the platform to its 1.1 consumer."""
+
+    consumer_key: str
+    user_id: str
+    context_id: str
+    resource_link_id: str
+    verified_by: str
+
+
+# A launch that loses a race for its cell re-reads and re-applies this many times (never a 500).
+_TARGET_RACES = 8
 
 
 @dataclass(frozen=True)
@@ -53,8 +71,12 @@ class LaunchFacts:
     sourcedid: str | None = None
     lms_origin: str | None = None
     return_url: str | None = None
+    # LTI 1.3 NRPS claim: where the course's roster is read (services/roster.py).
+    memberships_url: str | None = None
     # The tool's own base URL for this request (links in mail sent because of the launch).
     tool_base_url: str | None = None
+    # An LTI 1.3 launch from a platform that was an LTI 1.1 consumer: its 1.1 ids (docs/migration.md).
+    legacy: LegacyIds | None = None
 
     @property
     def platform_id(self) -> str:
@@ -104,6 +126,7 @@ class LaunchService:
         jobs: CourseJobs,
         line_items: LineItems,
         merges: MergeService | None = None,
+        migration: LegacyLinks | None = None,
     ) -> None:
         self.courses = courses
         self.learners = learners
@@ -114,8 +137,17 @@ class LaunchService:
         self.jobs = jobs
         self.line_items = line_items
         self.merges = merges
+        self.migration = migration
 
     def launch(self, facts: LaunchFacts, now: datetime) -> LaunchOutcome:
+        if facts.legacy is not None and self.migration is not None:
+            # LTI 1.1 to 1.3: continue the 1.1 course, learner and link (services/migration.py).
+            mapped, migrated = self.migration.map(facts, now)
+            outcome = self._launch(mapped, now)
+            return self.migration.after(facts, migrated, outcome, now)
+        return self._launch(facts, now)
+
+    def _launch(self, facts: LaunchFacts, now: datetime) -> LaunchOutcome:
         role = students_enroll_themselves(facts.roles)
         cid = course_id(facts.platform_key, facts.context_id)
         title = courses_create_themselves(facts.context_title, facts.context_label, facts.context_id)
@@ -267,6 +299,9 @@ class LaunchService:
     ) -> bool:
         """Enroll on the first launch (True), or refresh what the LMS says about the learner (False)."""
         existing = self.enrollments.get(course.course_id, learner_id)
+        if existing is not None and (existing.never_opened or not existing.in_course):
+            # The roster brought them in, or said they left: their launch says otherwise.
+            self.enrollments.mark_launched(course.course_id, learner_id)
         if existing is not None:
             if (existing.role, existing.lms_user_id, existing.name, existing.email) != (
                 role,
@@ -306,22 +341,26 @@ class LaunchService:
         """LTI 1.1 keeps the learner's own sourcedid for this link (rule 13). True when it is new."""
         if facts.lti_version != "1.1" or not facts.sourcedid or not facts.outcome_service_url:
             return False
-        cell = self.cells.get(course.course_id, learner_id, link.link_id)
-        if cell is not None and (cell.sourcedid, cell.outcome_service_url) == (
-            facts.sourcedid,
-            facts.outcome_service_url,
-        ):
-            return False
-        base = cell or CellRecord(course_id=course.course_id, learner_id=learner_id, link_id=link.link_id)
-        from dataclasses import replace
-
-        self.cells.save(
-            replace(
-                base,
-                sourcedid=facts.sourcedid,
-                outcome_service_url=facts.outcome_service_url,
-                status=None if base.status == "no target" else base.status,
-                updated_at=now,
-            )
-        )
-        return True
+        for _ in range(_TARGET_RACES):
+            cell = self.cells.get(course.course_id, learner_id, link.link_id, consistent=True)
+            if cell is not None and (cell.sourcedid, cell.outcome_service_url) == (
+                facts.sourcedid,
+                facts.outcome_service_url,
+            ):
+                return False
+            base = cell or CellRecord(course_id=course.course_id, learner_id=learner_id, link_id=link.link_id)
+            try:
+                self.cells.save(
+                    replace(
+                        base,
+                        sourcedid=facts.sourcedid,
+                        outcome_service_url=facts.outcome_service_url,
+                        status=None if base.status == "no target" else base.status,
+                        updated_at=now,
+                    )
+                )
+            except Conflict:
+                # A sync wrote the cell since we read it (a score, a release): read it again and re-apply.
+                continue
+            return True
+        raise Conflict(f"cell {course.course_id}/{learner_id}/{link.link_id} kept changing during a launch")
