@@ -206,9 +206,11 @@ def grades() -> CourseGrades:
 
 @cache
 def scoring() -> ScoringService:
+    from datetime import timedelta
+
     from passback.services.scoring import ScoringService
 
-    workers = get_settings().platform_concurrency
+    settings = get_settings()
     return ScoringService(
         catalog(),
         learners(),
@@ -217,8 +219,9 @@ def scoring() -> ScoringService:
         courses(),
         sync(),
         queues(),
-        workers=workers,
+        workers=settings.platform_concurrency,
         statuses=message_statuses(),
+        clock_skew=timedelta(seconds=settings.score_clock_skew_seconds),
     )
 
 
