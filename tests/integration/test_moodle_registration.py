@@ -123,9 +123,7 @@ def test_a_real_moodle_accepts_passbacks_registration_and_an_update_changes_the_
     assert [p.client_id for p in container.platforms().for_issuer(MOODLE_URL)] == [platform.client_id]
 
 
-def test_a_real_moodle_course_moves_from_lti11_to_lti13_and_continues(
-    stack: Stack, clock: Any, tmp_path: Path
-) -> None:
+def test_a_real_moodle_course_moves_from_lti11_to_lti13_and_continues(stack: Stack, clock: Any, tmp_path: Path) -> None:
     """Moodle sends no lti1p1 claim but keeps its ids: its 1.1 tool is updated in place to 1.3 by
     Dynamic Registration, the operator ties the registration to the 1.1 consumer, and the same
     activity, course and student continue, the next grade by AGS into the same Moodle grade item."""
