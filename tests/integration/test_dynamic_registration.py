@@ -27,7 +27,7 @@ def invite(clock: Any, hours: float = 24) -> str:
 def open_registration(stack: Stack, lms: Any, token: str | None, update_client_id: str | None = None) -> Any:
     """What the LMS does with the pasted URL: open it in its registration window."""
     url = f"{stack.base_url}/lti13/register" + (f"?invite={token}" if token else "")
-    return requests.get(lms.registration_url(url, update_client_id=update_client_id), timeout=10)
+    return requests.get(lms.registration_url(url, update_client_id=update_client_id), timeout=60)
 
 
 def confirm(page: requests.Response) -> requests.Response:
@@ -35,7 +35,7 @@ def confirm(page: requests.Response) -> requests.Response:
     assert page.status_code == 200, page.text[:800]
     form = parse_page(page.text).forms[0]
     assert form.method == "POST"
-    return requests.post(form.action, data=dict(form.fields), timeout=10)
+    return requests.post(form.action, data=dict(form.fields), timeout=60)
 
 
 def registrations_of(issuer: str) -> list[Any]:
@@ -109,7 +109,7 @@ def test_an_invite_works_once(stack: Stack, lms: Any, clock: Any) -> None:
     assert "already used" in again.text
     # Replaying the confirmation form of the first window registers nothing either.
     form = parse_page(first.text).forms[0]
-    replay = requests.post(form.action, data=dict(form.fields), timeout=10)
+    replay = requests.post(form.action, data=dict(form.fields), timeout=60)
     assert replay.status_code == 403
     assert len(lms.registration_requests()) == 1
 
@@ -176,7 +176,7 @@ def test_a_platform_error_gives_the_invite_back(stack: Stack, lms: Any, clock: A
     form = parse_page(page.text).forms[0]
     fields = dict(form.fields)
     fields["registration_token"] = "a-token-the-lms-never-issued"
-    refused = requests.post(form.action, data=fields, timeout=10)
+    refused = requests.post(form.action, data=fields, timeout=60)
     assert refused.status_code == 502
     assert "HTTP 401" in refused.text
     assert registrations_of(lms.issuer) == []
