@@ -75,10 +75,10 @@ def test_one_url_registers_passback_and_a_launch_then_works_with_no_other_step(
     assert sent["logo_uri"] == f"{stack.base_url}/lti13/config/logo.svg"
 
     setup_course(lms)
-    teacher = lms.lti13_launch(requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link")
+    teacher = lms.lti13_launch(requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link", timeout=60)
     assert teacher.status_code == 303, teacher.text[:800]
     assert "/gradebook/" in teacher.headers["Location"]
-    student = lms.lti13_launch(requests.Session(), platform.client_id, "sam", "bio-101", "quiz-link")
+    student = lms.lti13_launch(requests.Session(), platform.client_id, "sam", "bio-101", "quiz-link", timeout=60)
     assert student.status_code == 200, student.text[:800]
 
 
@@ -166,7 +166,7 @@ def test_a_second_registration_of_the_same_issuer_updates_it_and_never_duplicate
     assert updated.updated_at > first.created_at
     assert container.platforms().deployments(lms.issuer, first.client_id) == [f"dep-{first.client_id}"]
     setup_course(lms)
-    launched = lms.lti13_launch(requests.Session(), first.client_id, "teacher", "bio-101", "quiz-link")
+    launched = lms.lti13_launch(requests.Session(), first.client_id, "teacher", "bio-101", "quiz-link", timeout=60)
     assert launched.status_code == 303
 
 
@@ -191,7 +191,13 @@ def test_a_deployment_made_after_registration_is_added_by_the_operator(
     [platform] = registrations_of(lms.issuer)
     setup_course(lms)
     refused = lms.lti13_launch(
-        requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link", deployment_id="org-unit-7"
+        requests.Session(),
+        platform.client_id,
+        "teacher",
+        "bio-101",
+        "quiz-link",
+        deployment_id="org-unit-7",
+        timeout=60,
     )
     assert refused.status_code == 403
     assert "deployment" in refused.text
@@ -199,7 +205,13 @@ def test_a_deployment_made_after_registration_is_added_by_the_operator(
     assert cli_main([*args, "--deployment-id", "org-unit-7"]) == 0
     assert "Deployment org-unit-7 added" in capsys.readouterr().out
     launched = lms.lti13_launch(
-        requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link", deployment_id="org-unit-7"
+        requests.Session(),
+        platform.client_id,
+        "teacher",
+        "bio-101",
+        "quiz-link",
+        deployment_id="org-unit-7",
+        timeout=60,
     )
     assert launched.status_code == 303, launched.text[:800]
     assert cli_main(["platforms", "add-deployment", "--issuer", lms.issuer, "--client-id", "nobody",
