@@ -451,7 +451,10 @@ def product_tokens() -> ProductTokens:
 
 @cache
 def message_intake() -> MessageIntake:
+    from datetime import timedelta
+
     from passback.data.products import RateWindows
     from passback.services.product_api import MessageIntake
 
-    return MessageIntake(products(), message_statuses(), RateWindows(), queues())
+    skew = timedelta(seconds=get_settings().score_clock_skew_seconds)
+    return MessageIntake(products(), message_statuses(), RateWindows(), queues(), clock_skew=skew)
