@@ -71,10 +71,12 @@ class CourseRepository:
         ensure_bound()
         self.default_policy = default_policy
 
-    def get(self, course_id: str) -> CourseRecord | None:
+    def get(self, course_id: str, *, consistent: bool = False) -> CourseRecord | None:
         """The course, its activities and links: one Query over the configuration range."""
         low, high = CONFIG_RANGE
-        items = list(GradebookItem.query(f"C#{course_id}", GradebookItem.sk.between(low, high)))
+        items = list(
+            GradebookItem.query(f"C#{course_id}", GradebookItem.sk.between(low, high), consistent_read=consistent)
+        )
         return course_record(items, self.default_policy)
 
     def create_if_absent(
