@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import botocore.client
+import requests
 
 from passback import container
 from passback.cli.demo import DemoCourse, DemoWorld, populate
@@ -40,8 +41,35 @@ def play_demo(stack: Any, lms: Any) -> dict[str, DemoCourse]:
     return {course.context_id: course for course in populate(world, utcnow())}
 
 
+# One "browser" per gradebook URL: the URL's one-time ticket is spent by the first visit, and the
+# session cookie that visit set is what later visits (reloads) use, as in a real browser.
+_BROWSERS: dict[str, requests.Session] = {}
+
+
+def browser_for(url: str) -> requests.Session:
+    """A cookie-keeping HTTP client that has opened this gradebook URL (spending its ticket) once."""
+    found = _BROWSERS.get(url)
+    if found is None:
+        found = requests.Session()
+        first = found.get(url, timeout=30)
+        assert first.status_code == 200, first.text[:500]
+        assert session.SESSION_COOKIE in found.cookies, "the first visit set no session cookie"
+        _BROWSERS[url] = found
+    return found
+
+
+def browse(url: str, **kwargs: Any) -> requests.Response:
+    """GET the gradebook URL as the instructor's browser would (again)."""
+    return browser_for(url).get(url, timeout=30, **kwargs)
+
+
+def ticket_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["t"][0]
+
+
 def token_of(url: str) -> str:
-    return parse_qs(urlsplit(url).query)["s"][0]
+    """The session the URL's ticket was exchanged for (the browser's cookie)."""
+    return str(browser_for(url).cookies[session.SESSION_COOKIE])
 
 
 def course_of(url: str) -> str:
@@ -49,6 +77,7 @@ def course_of(url: str) -> str:
 
 
 def verified(url: str) -> session.Session:
+    """The instructor's session behind a gradebook URL (as the page's browser holds it)."""
     return session.verify(container.tool_keys(), token_of(url), now=utcnow())
 
 

@@ -22,8 +22,8 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("pylti1p3"
 """
 
 
-@pytest.mark.parametrize("function", ["score", "release", "retry"])
-def test_score_release_and_retry_handlers_import_neither_pylti1p3_nor_jwcrypto(function: str) -> None:
+@pytest.mark.parametrize("function", ["score", "release", "retry", "api"])
+def test_score_release_retry_and_api_handlers_import_neither_pylti1p3_nor_jwcrypto(function: str) -> None:
     path = ROOT / "functions" / function / "app.py"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(path.parent)])}
     env.update(AWS_DEFAULT_REGION="us-east-1", POWERTOOLS_TRACE_DISABLED="true")

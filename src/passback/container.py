@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from passback.data.launch_state import NonceStore
     from passback.data.learners import LearnerRepository
     from passback.data.platforms import ConsumerRepository, PlatformRepository
+    from passback.data.products import MessageStatuses, ProductRepository
     from passback.data.progress import ProgressRepository
+    from passback.dead_letters import DeadLetters
     from passback.lms.gateway import LmsGateway
     from passback.lms.http import Http, PlatformGate
     from passback.lms.tokens import TokenCache
@@ -33,7 +35,10 @@ if TYPE_CHECKING:
     from passback.services.grades import CourseGrades
     from passback.services.jobs import CourseJobs
     from passback.services.launch import LaunchService
+    from passback.services.line_items import LineItemService
     from passback.services.merges import MergeService
+    from passback.services.product_api import MessageIntake, ProductTokens
+    from passback.services.products import ProductAdmin
     from passback.services.registration import RegistrationService
     from passback.services.scoring import ScoringService
     from passback.services.sweep import Sweeper
@@ -204,7 +209,15 @@ def scoring() -> ScoringService:
 
     workers = get_settings().platform_concurrency
     return ScoringService(
-        catalog(), learners(), progress(), enrollments(), courses(), sync(), queues(), workers=workers
+        catalog(),
+        learners(),
+        progress(),
+        enrollments(),
+        courses(),
+        sync(),
+        queues(),
+        workers=workers,
+        statuses=message_statuses(),
     )
 
 
@@ -265,12 +278,20 @@ def course_settings() -> CourseSettings:
 
 @cache
 def launches() -> LaunchService:
-    from passback.lms.line_items import AgsLineItems
     from passback.services.launch import LaunchService
 
     return LaunchService(
-        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), AgsLineItems(lms()), merges()
+        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), line_items(), merges()
     )
+
+
+@cache
+def line_items() -> LineItemService:
+    from passback.lms.line_items import LineItemsClient
+    from passback.services.line_items import LineItemService
+
+    gateway = lms()
+    return LineItemService(courses(), gateway, LineItemsClient(gateway.ags))
 
 
 @cache
@@ -327,3 +348,55 @@ def lti11() -> Lti11:
     from passback.web.http import public_base_url
 
     return Lti11(consumers(), nonces(), public_base_url)
+
+
+@cache
+def dead_letters() -> DeadLetters:
+    from passback.dead_letters import DeadLetterQueue, DeadLetters
+
+    s = get_settings()
+    return DeadLetters(
+        [
+            DeadLetterQueue("score", s.score_dlq_url, s.score_queue_url),
+            DeadLetterQueue("release", s.release_dlq_url, s.release_queue_url),
+        ]
+    )
+
+
+# ---------------------------------------------------------------- products and their API (issue 21)
+
+
+@cache
+def products() -> ProductRepository:
+    from passback.data.products import ProductRepository
+
+    return ProductRepository()
+
+
+@cache
+def message_statuses() -> MessageStatuses:
+    from passback.data.products import MessageStatuses
+
+    return MessageStatuses()
+
+
+@cache
+def product_admin() -> ProductAdmin:
+    from passback.services.products import ProductAdmin
+
+    return ProductAdmin(products())
+
+
+@cache
+def product_tokens() -> ProductTokens:
+    from passback.services.product_api import ProductTokens
+
+    return ProductTokens(products(), nonces(), tool_keys())
+
+
+@cache
+def message_intake() -> MessageIntake:
+    from passback.data.products import RateWindows
+    from passback.services.product_api import MessageIntake
+
+    return MessageIntake(products(), message_statuses(), RateWindows(), queues())

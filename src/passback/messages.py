@@ -87,13 +87,14 @@ class CourseJob(_Message):
 
     `kind`: release (mark released, then sync), resync (clear backoff, try now), regrade
     (recompute enrollments' grades from progress, e.g. a newly assigned activity or a new
-    link), sync (sync cells). `cursor` continues a Query where the previous chunk stopped.
+    link), sync (sync cells), roster (read the course's members from the LMS, NRPS, and sync
+    what changed). `cursor` continues a Query where the previous chunk stopped.
     """
 
     type: Literal["course_job"] = "course_job"
     version: Literal[1] = 1
     job_id: Id
-    kind: Literal["release", "resync", "regrade", "sync"]
+    kind: Literal["release", "resync", "regrade", "sync", "roster"]
     course_id: Id
     activity_id: Id | None = None
     learner_id: Id | None = None
@@ -109,6 +110,37 @@ def parse_product_message(body: str) -> ScoreMessage | ActivityMessage:
     from aws_lambda_powertools.utilities.parser import parse
 
     return parse(event={"message": _loads(body)}, model=ProductEnvelope).message
+
+
+def describe_invalid(error: Exception, *, limit: int = 5) -> str:
+    """What is wrong with a message, in its own field names: no model names, no library links.
+
+    `score.learner: ...` becomes `learner: ...`; a URL error says what a URL must look like.
+    """
+    from pydantic import ValidationError
+
+    if not isinstance(error, ValidationError):
+        return str(error)
+    parts = []
+    for item in error.errors(include_url=False)[:limit]:
+        loc = [str(p) for p in item.get("loc", ()) if not str(p).startswith("function-")]
+        if loc[:1] == ["message"]:
+            loc = loc[2:] if loc[1:2] and loc[1] in ("score", "activity") else loc[1:]
+        kind, text = item.get("type", ""), str(item.get("msg", ""))
+        if kind.startswith("url"):
+            text = "must be an absolute http(s) URL, e.g. https://product.example.com/quiz-1"
+        elif kind == "union_tag_invalid":
+            loc, text = ["type"], "must be 'score' or 'activity'"
+        elif kind == "union_tag_not_found":
+            loc, text = ["type"], "is missing: give 'score' or 'activity'"
+        elif kind == "model_attributes_type" and not loc:
+            text = "must be a JSON object"
+        elif kind == "extra_forbidden":
+            text = "is not a field of this message (docs/messages.md lists them)"
+        text = text.removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc) or 'message'}: {text}")
+    more = len(error.errors()) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
 def _loads(body: str) -> Any:

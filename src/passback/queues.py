@@ -9,6 +9,10 @@ from typing import Any
 from passback import aws
 from passback.messages import CourseJob
 
+# Set by the API function on the messages a product posted (anyone allowed to send to the queue could
+# set it too: the queue is the trusted same-account path, see docs/messages.md).
+PRODUCT_ATTRIBUTE = "product_id"
+
 
 class Queues:
     def __init__(self, *, release_queue_url: str, score_queue_url: str, score_dlq_url: str) -> None:
@@ -21,17 +25,24 @@ class Queues:
             QueueUrl=self.release_queue_url, MessageBody=job.model_dump_json(), DelaySeconds=delay_seconds
         )
 
-    def dead_letter(self, body: str, *, reason: str, detail: str, source_message_id: str) -> None:
+    def dead_letter(
+        self, body: str, *, reason: str, detail: str, source_message_id: str, product_id: str | None = None
+    ) -> None:
         """Park a message that can never succeed, with why, so an operator can read, fix and redrive it."""
-        aws.sqs().send_message(
-            QueueUrl=self.score_dlq_url,
-            MessageBody=body,
-            MessageAttributes={
-                "reason": {"DataType": "String", "StringValue": reason},
-                "detail": {"DataType": "String", "StringValue": detail[:2000] or reason},
-                "source_message_id": {"DataType": "String", "StringValue": source_message_id},
-            },
-        )
+        attributes: dict[str, Any] = {
+            "reason": {"DataType": "String", "StringValue": reason},
+            "detail": {"DataType": "String", "StringValue": detail[:2000] or reason},
+            "source_message_id": {"DataType": "String", "StringValue": source_message_id},
+        }
+        if product_id:
+            attributes[PRODUCT_ATTRIBUTE] = {"DataType": "String", "StringValue": product_id}
+        aws.sqs().send_message(QueueUrl=self.score_dlq_url, MessageBody=body, MessageAttributes=attributes)
+
+    def publish_for_product(self, bodies: list[str], product_id: str) -> None:
+        """One API request's messages (at most ten), tagged with the product that posted them."""
+        tag = {PRODUCT_ATTRIBUTE: {"DataType": "String", "StringValue": product_id}}
+        entries = [{"Id": str(i), "MessageBody": body, "MessageAttributes": tag} for i, body in enumerate(bodies)]
+        self._flush(entries)
 
     def publish(self, bodies: Iterable[str]) -> int:
         """Send product messages in batches of ten (the CLI's `scores send`)."""

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 CHROMIUM = os.environ.get("PASSBACK_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+# Third-party cookies blocked, as Chrome and Safari do for an LMS's iframe: the gradebook must work
+# without them (partitioned cookies are still kept, as in Chrome).
+ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+    "--test-third-party-cookie-phaseout",
+]
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +33,8 @@ def chromium() -> Iterator[Any]:
 
 
 def _page(chromium: Any, **options: Any) -> Iterator[Any]:
-    context = chromium.new_context(
-        viewport={"width": 1280, "height": 900}, locale="en-US", timezone_id="UTC", **options
-    )
+    settings: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}, "locale": "en-US", "timezone_id": "UTC"}
+    context = chromium.new_context(**{**settings, **options})
     context.set_default_timeout(15_000)
     made = context.new_page()
     yield made
@@ -43,3 +50,12 @@ def page(chromium: Any) -> Iterator[Any]:
 def page_without_js(chromium: Any) -> Iterator[Any]:
     """The page must work with JavaScript off (it has none)."""
     yield from _page(chromium, java_script_enabled=False)
+
+
+@pytest.fixture
+def fresh_context(chromium: Any) -> Iterator[Any]:
+    """Another browser (say, a colleague's, or support's): no cookies, no history."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US", timezone_id="UTC")
+    context.set_default_timeout(15_000)
+    yield context
+    context.close()

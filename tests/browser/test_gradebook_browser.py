@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from gradebook_kit import course_of, forge_session, play_demo, token_of
+from gradebook_kit import course_of, forge_session, play_demo, token_of, verified
+from passback import container
 from passback.cli.demo import CONSUMER_KEY, INSTRUCTOR, LMS_ERROR_BODY
 from passback.clock import utcnow
+from passback.web import session
 from stack_harness import score
 
 pytestmark = pytest.mark.browser
@@ -58,17 +60,39 @@ def cell(scope: Any, learner: str, column: int) -> Any:
     return scope.locator("tbody tr", has=scope.locator("th", has_text=learner)).locator("td").nth(column)
 
 
+def cross_site(url: str) -> str:
+    """The same server under another site's name (localhost is not 127.0.0.1 to a browser)."""
+    return url.replace("127.0.0.1", "localhost")
+
+
+def serve_lms_from(course_id: str, origin: str) -> None:
+    """Record the course's LMS as living on `origin` (its launches would have said so), so it may frame the page."""
+    from passback.data.gradebook_models import Course
+
+    item = Course.get(f"C#{course_id}", "#META")
+    item.update(actions=[Course.lms_origin.set(origin)])
+
+
+def no_session_cookie(page: Any) -> bool:
+    return not [c for c in page.context.cookies() if c["name"] == "pb_session"]
+
+
 def test_instructor_launch_marks_and_release_grades_inside_the_lms_iframe(
     stack: Any, lms: Any, page: Any, tmp_path: Path
 ) -> None:
     demo = play_demo(stack, lms)
     course = course_of(demo["bio-101"].gradebook_url)
-    open_html(page, lms.base_url, lms_course_page(lms, stack.base_url, "bio-101", "bio-home"))
+    # The LMS is another site than the tool, and the browser blocks third-party cookies (conftest):
+    # the session must live in the page.
+    lms_site = cross_site(lms.base_url)
+    serve_lms_from(course, lms_site)
+    open_html(page, lms_site, lms_course_page(lms, stack.base_url, "bio-101", "bio-home"))
     page.get_by_role("button", name="Open Passback").click()
     frame = page.frame_locator('iframe[name="tool"]')
     expect(frame.get_by_role("heading", level=1)).to_contain_text("Biology 101")
     table = frame.get_by_role("table", name="Grades and their sync status")
     expect(table).to_be_visible()
+    assert no_session_cookie(page)  # a third-party cookie: blocked
 
     # Synced, not released, no target, LMS error: each a visible mark in words, its message on hover and on demand.
     synced = cell(frame, "Ada Lovelace", 0)
@@ -115,7 +139,6 @@ def test_instructor_launch_marks_and_release_grades_inside_the_lms_iframe(
         shutil.copyfile(shot, SCREENSHOT)
 
     # Third-party cookies blocked: the session travels in the page's forms, so the actions still work.
-    page.context.clear_cookies()
     assert "bio-quiz-2" not in lms.gradebook()["bio-101"]["ada"]
     frame.get_by_role("button", name="Release Grades for Quiz 2: Genetics").click()
     expect(frame.get_by_role("status")).to_contain_text("Release requested")
@@ -128,12 +151,13 @@ def test_instructor_launch_marks_and_release_grades_inside_the_lms_iframe(
         "edsger": 69.0,
         "katherine": 100.0,
     }
-    tool = page.frame(name="tool")
-    assert tool is not None
-    tool.goto(tool.url.split("#", 1)[0])  # (the same URL with its fragment would only scroll)
+    frame.get_by_role("button", name="Refresh").click()
     expect(cell(frame, "Ada Lovelace", 1)).to_contain_text("synced")
     expect(frame.get_by_role("button", name="Release Grades for Quiz 2: Genetics")).to_have_count(0)
+    tool = page.frame(name="tool")
+    assert tool is not None
     assert course in tool.url
+    assert "s=" not in tool.url  # never a session in the URL
 
 
 def gradebook_screenshot(page: Any, url: str, path: Path) -> None:
@@ -180,7 +204,7 @@ def test_students_forged_forms_and_strange_frames_are_refused(stack: Any, lms: A
     gradebook = f"{stack.base_url}/gradebook/{course}"
     # A student's session (genuinely signed, for this course) cannot load the page...
     student = forge_session(course, role="learner")
-    response = page.goto(f"{gradebook}?s={student.token}")
+    response = page.goto(f"{gradebook}?t={session.ticket(container.tool_keys(), student, now=utcnow())}")
     assert response is not None
     assert response.status == 403
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
@@ -204,8 +228,49 @@ def test_students_forged_forms_and_strange_frames_are_refused(stack: Any, lms: A
     stack.drain()
     assert "bio-quiz-2" not in lms.gradebook()["bio-101"]["ada"]  # nothing was released
     # Another site cannot frame the page (frame-ancestors names only the course's LMS).
-    open_html(page, evil, f'<!doctype html><iframe name="x" src="{html.escape(url)}"></iframe>')
+    # (a fresh one-time URL, so only the framing rule can stop it)
+    fresh = f"{gradebook}?t={session.ticket(container.tool_keys(), verified(url), now=utcnow())}"
+    open_html(page, evil, f'<!doctype html><iframe name="x" src="{html.escape(fresh)}"></iframe>')
     page.wait_for_timeout(500)
     framed = page.frame(name="x")
     assert framed is not None
     assert "Biology 101" not in framed.content()
+
+
+def test_a_copied_gradebook_url_opened_in_a_fresh_browser_context_can_neither_read_nor_act(
+    stack: Any, lms: Any, page: Any, fresh_context: Any
+) -> None:
+    demo = play_demo(stack, lms)
+    url = demo["bio-101"].gradebook_url
+    page.goto(url)
+    expect(cell(page, "Ada Lovelace", 0)).to_contain_text("synced")
+    # The instructor acts; the page they land on has a URL too (say, pasted into a support ticket).
+    cell(page, "Barbara Liskov", 0).locator("summary").click()
+    cell(page, "Barbara Liskov", 0).get_by_role("button", name="Try again").click()
+    expect(page.get_by_role("status")).to_contain_text("Trying again")
+    copied = [url, page.url]
+    assert all("s=" not in u for u in copied)
+    other = fresh_context.new_page()
+    for address in copied:
+        response = other.goto(address)
+        assert response is not None
+        assert response.status == 403
+        expect(other.get_by_text("open the gradebook from your LMS")).to_be_visible()
+        assert "Barbara Liskov" not in other.content()
+        assert other.get_by_role("button").count() == 0  # nothing to act with
+    # Nor can the other browser act: the instructor's forms need the session the page holds.
+    gradebook = f"{stack.base_url}/gradebook/{course_of(url)}"
+    open_html(
+        other,
+        stack.base_url,
+        f'<!doctype html><form method="post" action="{gradebook}/release">'
+        '<input type="hidden" name="activity" value="bio-quiz-genetics"><button>Go</button></form>',
+    )
+    with other.expect_navigation():
+        other.get_by_role("button", name="Go").click()
+    expect(other.get_by_role("heading", name="Not allowed")).to_be_visible()
+    stack.drain()
+    assert "bio-quiz-2" not in lms.gradebook()["bio-101"]["ada"]  # nothing was released
+    # The instructor's own browser still reads it (its cookie: first-party here).
+    page.reload()
+    expect(cell(page, "Ada Lovelace", 0)).to_contain_text("synced")

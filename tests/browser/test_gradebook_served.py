@@ -55,7 +55,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             break
     out = "".join(lines)
     try:
-        urls = re.findall(r"http://127\.0\.0\.1:\d+/gradebook/\w+\?s=[\w.-]+", out)
+        urls = re.findall(r"http://127\.0\.0\.1:\d+/gradebook/\w+\?t=[\w.-]+", out)
         lms = re.search(r"the emulated LMS on (http://127\.0\.0\.1:\d+)", out)
         assert urls, out[-3000:]
         assert lms, out[-3000:]
@@ -77,7 +77,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 def test_passback_demo_prints_the_tour_quietly(demo: Demo) -> None:
     out = demo.banner
     assert '"level"' not in out  # quiet unless --verbose: the banner is what a newcomer reads
-    assert len(re.findall(r"http://127\.0\.0\.1:\d+/gradebook/\w+\?s=[\w.-]+", out)) == 2
+    assert len(re.findall(r"http://127\.0\.0\.1:\d+/gradebook/\w+\?t=[\w.-]+", out)) == 2
     assert "Biology 101 (LTI 1.1):" in out
     assert "Chemistry 110 (LTI 1.3):" in out
     # The summary table of what the emulated LMS received.
@@ -144,7 +144,7 @@ def test_served_gradebook_shows_the_marks_releases_a_column_and_a_retry_reaches_
 
 
 def test_the_served_gradebook_refuses_a_forged_session(demo: Demo, page: Any) -> None:
-    forged = re.sub(r"\?s=[\w.-]+", "?s=" + "e" * 40, demo.biology_url)
+    forged = re.sub(r"\?t=[\w.-]+", "?t=" + "e" * 40, demo.biology_url)
     response = page.goto(forged)
     assert response is not None
     assert response.status in (401, 403)

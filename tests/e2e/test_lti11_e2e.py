@@ -131,7 +131,7 @@ def learner_id(served: Served, user: str) -> str | None:
 def test_instructor_and_student_launches_are_accepted(consumer: Consumer) -> None:
     response, _ = consumer.launch("teacher", "quiz-link", roles="Instructor")
     assert response.status_code == 303, response.text[:500]
-    assert f"/gradebook/{course_id(platform_key_lti11(KEY), CONTEXT)}?s=" in response.headers["Location"]
+    assert f"/gradebook/{course_id(platform_key_lti11(KEY), CONTEXT)}?t=" in response.headers["Location"]
 
 
 def test_a_grade_goes_back_by_basic_outcomes_once_the_student_launches_the_activity_link(

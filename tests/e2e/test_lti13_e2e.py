@@ -88,10 +88,13 @@ def course_items(served: Served, cid: str) -> list[dict[str, Any]]:
 
 
 def session_of(response: requests.Response) -> tuple[str, str]:
+    """The course and the session the launch's one-time gradebook URL is exchanged for (its cookie)."""
     location = response.headers["Location"]
-    found = re.search(r"/gradebook/([^?]+)\?s=([^&]+)", location)
+    found = re.search(r"/gradebook/([^?]+)\?t=([^&]+)", location)
     assert found, location
-    return found.group(1), found.group(2)
+    browser = requests.Session()
+    assert browser.get(location, timeout=10).status_code == 200
+    return found.group(1), str(browser.cookies["pb_session"])
 
 
 def test_an_instructor_launch_creates_the_course_named_after_the_lms_course(
@@ -146,8 +149,8 @@ def test_an_instructor_session_of_one_platform_cannot_open_the_other_platforms_g
     a, b = platforms
     cid_a, session_a = session_of(a.launch("teacher"))
     cid_b, _ = session_of(b.launch("teacher"))
-    own = requests.get(f"{served.base_url}/gradebook/{cid_a}", params={"s": session_a}, timeout=10)
+    own = requests.get(f"{served.base_url}/gradebook/{cid_a}", cookies={"pb_session": session_a}, timeout=10)
     assert own.status_code == 200
-    other = requests.get(f"{served.base_url}/gradebook/{cid_b}", params={"s": session_a}, timeout=10)
+    other = requests.get(f"{served.base_url}/gradebook/{cid_b}", cookies={"pb_session": session_a}, timeout=10)
     assert other.status_code == 403
     assert "Biology 101 (B)" not in other.text

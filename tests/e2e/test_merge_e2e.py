@@ -109,12 +109,14 @@ def test_rule12_work_by_email_then_a_launch_with_that_email_merges_once_confirme
         ]
         served.cli("scores", "send", "-", stdin="\n".join(json.dumps(line) for line in lines) + "\n")
         teacher = lms.lti13_launch(requests.Session(), client_id, "teacher", context, "quiz-link")
-        found = re.search(r"/gradebook/([^?]+)\?s=([^&]+)", teacher.headers["Location"])
+        found = re.search(r"/gradebook/([^?]+)\?t=([^&]+)", teacher.headers["Location"])
         assert found
-        course, session = found.groups()
+        course = found.group(1)
+        browser = requests.Session()  # the one-time URL sets the session cookie, reloads use it
+        assert browser.get(teacher.headers["Location"], timeout=10).status_code == 200
 
         def gradebook() -> str:
-            return requests.get(f"{served.base_url}/gradebook/{course}", params={"s": session}, timeout=10).text
+            return browser.get(f"{served.base_url}/gradebook/{course}", timeout=10).text
 
         # The product work must be applied before the launch, or there is nothing to merge.
         wait_for(lambda: has_progress(served, address, activity), what="the product work")

@@ -185,3 +185,26 @@ def test_rule12_a_new_email_without_product_work_gets_no_merge(stack: Stack, lms
     course = lti13_course(stack, lms, students=("sam",))
     assert not course.enrollment("sam").merge_pending
     assert sent_mail() == []
+
+
+def test_rule12_an_email_asserted_by_an_lms_launch_claims_no_product_account(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    """Eve's LMS profile carries Mia's address and Eve launches first: Mia's product work must not reach Eve."""
+    course = lti13_course(stack, lms, students=())
+    lms.add_user("eve", name="Eve Student", email=EMAIL)
+    lms.enroll(course.context, "eve", "student")
+    stack.launch13(lms, "eve", course.context, "link-quiz-1")
+    eve = container.learners().by_identity(course.record().platform_id, "eve")
+    assert eve is not None
+    course.learners["eve"] = eve
+    stack.drain()
+    # The product reports the work of its own account, mia@example.edu, by email.
+    stack.send_messages([score({"email": EMAIL}, "quiz-1", 3, 91.0, clock.now)])
+    stack.drain()
+    assert course.lms_grade("eve", "link-quiz-1") is None
+    assert container.progress().get(eve, "quiz-1").overall.latest_score is None
+    owner = container.learners().by_email(EMAIL)
+    assert owner is not None
+    assert owner != eve
+    assert container.progress().get(owner, "quiz-1").overall.latest_score == 91.0

@@ -14,6 +14,8 @@ import pytest
 import requests
 
 from gradebook_kit import (
+    browse,
+    browser_for,
     course_of,
     dynamodb_calls,
     forge_session,
@@ -27,6 +29,7 @@ from gradebook_kit import (
 from passback import container
 from passback.cli.demo import LMS_ERROR_BODY
 from passback.clock import utcnow
+from passback.web import session
 from passback.web.session import SESSION_COOKIE
 
 
@@ -50,7 +53,7 @@ def test_the_instructor_sees_each_grade_with_its_status_in_words_in_one_query_an
     stack: Any, lms: Any, demo: dict[str, Any]
 ) -> None:
     url = demo["bio-101"].gradebook_url
-    response = requests.get(url, timeout=30)
+    response = browse(url)
     assert response.status_code == 200
     html = response.text
     # Headers: framed only by this course's LMS, never cached, never referred.
@@ -102,7 +105,7 @@ def test_the_instructor_sees_each_grade_with_its_status_in_words_in_one_query_an
     assert "2 cells need attention." in html
 
     # The other course: LTI 1.3 reaches a learner who never opened the link; a dropped learner is explained.
-    chem = requests.get(demo["chem-110"].gradebook_url, timeout=30).text
+    chem = browse(demo["chem-110"].gradebook_url).text
     assert "synced" in text(cell_html(chem, "Dmitri Mendeleev", 0))
     dropped = text(cell_html(chem, "Linus Pauling", 0))
     assert "user not in course" in dropped
@@ -110,8 +113,9 @@ def test_the_instructor_sees_each_grade_with_its_status_in_words_in_one_query_an
     assert "the student dropped the course" in dropped
 
     # One Query per page view (warm: the session check's key set is cached for a minute).
+    # (A reload of the launch's URL also tries to spend its ticket again: one failing conditional write.)
     with dynamodb_calls() as calls:
-        assert requests.get(url, timeout=30).status_code == 200
+        assert browser_for(url).get(url.split("?", 1)[0], timeout=30).status_code == 200
     assert [op for op, _ in calls] == ["Query"]
     params = calls[0][1]
     assert params["TableName"].endswith("-gradebook")
@@ -121,7 +125,7 @@ def test_the_instructor_sees_each_grade_with_its_status_in_words_in_one_query_an
 
     # The CSV export: a grade and a status column per column.
     course = course_of(url)
-    response = requests.get(f"{stack.base_url}/gradebook/{course}/export.csv", params={"s": token_of(url)}, timeout=30)
+    response = browser_for(url).get(f"{stack.base_url}/gradebook/{course}/export.csv", timeout=30)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in response.headers["Content-Disposition"]
@@ -153,12 +157,13 @@ def test_only_this_courses_instructor_with_the_pages_form_token_gets_in(stack: A
     for target in gets:
         assert requests.get(target, timeout=30).status_code == 403  # no session at all
         for token in (student.token, elsewhere.token, expired.token, tampered, "not-a-token"):
-            response = requests.get(target, params={"s": token}, timeout=30)
+            response = requests.get(target, cookies={SESSION_COOKIE: token}, timeout=30)
             assert response.status_code == 403, (target, token[:20])
-        assert requests.get(target, params={"s": genuine.token}, timeout=30).status_code == 200
-        # Where the browser keeps the partitioned cookie, the page needs no parameter.
+            assert requests.post(target, data={"s": token}, timeout=30).status_code == 403, (target, token[:20])
+        # A session in the URL does not count (a URL is what people paste): the cookie or the page's form does.
+        assert requests.get(target, params={"s": genuine.token}, timeout=30).status_code == 403
         assert requests.get(target, cookies={SESSION_COOKIE: genuine.token}, timeout=30).status_code == 200
-        assert requests.get(target, cookies={SESSION_COOKIE: student.token}, timeout=30).status_code == 403
+        assert requests.post(target, data={"s": genuine.token}, timeout=30).status_code == 200
 
     actions = {
         "release": {"activity": "bio-quiz-genetics"},
@@ -203,20 +208,20 @@ def test_only_this_courses_instructor_with_the_pages_form_token_gets_in(stack: A
     assert course_record.activities["bio-quiz-genetics"].released_at is None
     assert course_record.release_policy.value == "manual"
     # The genuine page's own form works.
-    page = requests.get(url, timeout=30).text
+    page = browse(url).text
     fields = hidden_fields(page)
     assert fields["s"] == genuine.token
     assert fields["csrf"] == genuine.csrf
     done = requests.post(f"{base}/resync", data={**fields, "scope": "course"}, allow_redirects=False, timeout=30)
     assert done.status_code == 303
-    assert done.headers["Location"].startswith(f"/gradebook/{course}?s=")
+    assert done.headers["Location"].startswith(f"/gradebook/{course}?t=")
 
 
 def test_release_grades_and_try_again_reach_the_lms(stack: Any, lms: Any, demo: dict[str, Any]) -> None:
     url = demo["bio-101"].gradebook_url
     course = course_of(url)
     base = f"{stack.base_url}/gradebook/{course}"
-    fields = hidden_fields(requests.get(url, timeout=30).text)
+    fields = hidden_fields(browse(url).text)
     assert "bio-quiz-2" not in lms.gradebook()["bio-101"]["ada"]
 
     released = requests.post(
@@ -249,7 +254,7 @@ def test_release_grades_and_try_again_reach_the_lms(stack: Any, lms: Any, demo: 
     assert retried.headers["Location"].endswith(f"#r-{barbara}")
     stack.drain()
     assert lms.gradebook()["bio-101"]["barbara"]["bio-quiz-1"] == 88.0
-    page = requests.get(url, timeout=30).text
+    page = browse(url).text
     assert "synced" in text(cell_html(page, "Barbara Liskov", 0))
     assert "Release Grades<span" not in page  # every column is released now
     # A column, a homepage column and the whole course can be resynced too.
@@ -278,7 +283,7 @@ def test_settings_change_the_policy_and_deadlines_or_say_why_not(stack: Any, dem
     url = demo["bio-101"].gradebook_url
     course = course_of(url)
     base = f"{stack.base_url}/gradebook/{course}"
-    page = requests.get(url, timeout=30).text
+    page = browse(url).text
     fields = hidden_fields(page)
     assert 'name="policy" value="manual" checked' in page
     indexes = dict(re.findall(r'<label for="(gau-\d+)">([^<]+)</label>', page))
@@ -331,7 +336,7 @@ def test_settings_change_the_policy_and_deadlines_or_say_why_not(stack: Any, dem
     bad = requests.post(f"{base}/settings/gau", data={**fields, quiz_2: "next tuesday"}, timeout=30)
     assert bad.status_code == 400
     assert "is not a date and time" in bad.text
-    page = requests.get(url, timeout=30).text
+    page = browse(url).text
     assert f'id="{quiz_1}" name="{quiz_1}" value="{past}" disabled' in page
 
 
@@ -354,15 +359,39 @@ def test_everything_shown_is_escaped(stack: Any, lms: Any) -> None:
     stack.drain()
     stack.send_messages([score({"issuer": lms.issuer, "user_id": "eve"}, "q-<b>", 3, 50.0, utcnow())])
     stack.drain()
-    html = requests.get(url, timeout=30).text
-    assert "<script>" not in html
+    html = browse(url).text
+    assert '<script>alert("title")' not in html
     assert "<img" not in html
     assert "<i>Quiz" not in html
     assert "&lt;script&gt;alert(&quot;title&quot;)&lt;/script&gt;" in html
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     assert "&lt;i&gt;Quiz&lt;/i&gt; &amp; &lt;u&gt;more&lt;/u&gt;" in html
     assert 'value="q-&lt;b&gt;"' in html or "q-&lt;b&gt;" in html
-    exported = requests.get(
-        f"{stack.base_url}/gradebook/{course_of(url)}/export.csv", params={"s": token_of(url)}, timeout=30
+    exported = requests.post(
+        f"{stack.base_url}/gradebook/{course_of(url)}/export.csv", data={"s": token_of(url)}, timeout=30
     ).content.decode("utf-8-sig")
     assert "'=HYPERLINK" in exported  # a spreadsheet shows it as text, never runs it
+
+
+def test_a_gradebook_ticket_works_once(stack: Any, demo: dict[str, Any]) -> None:
+    url = demo["bio-101"].gradebook_url
+    first = requests.get(url, timeout=30)
+    assert first.status_code == 200
+    assert "s=" not in first.url
+    assert "Barbara Liskov" in first.text
+    # The same URL again, from a browser without the first one's cookie: spent.
+    again = requests.get(url, timeout=30)
+    assert again.status_code == 403
+    assert "already used" in again.text
+    assert "open the gradebook from your LMS" in again.text
+    assert "Barbara Liskov" not in again.text
+    # An expired ticket, and another course's ticket on this course's page.
+    keys = container.tool_keys()
+    genuine = session.verify(keys, hidden_fields(first.text)["s"], now=utcnow())
+    old = session.ticket(keys, genuine, now=utcnow() - timedelta(minutes=6))
+    expired = requests.get(url.split("?", 1)[0], params={"t": old}, timeout=30)
+    assert expired.status_code == 403
+    assert "expired" in expired.text
+    chemistry = forge_session(course_of(demo["chem-110"].gradebook_url))
+    foreign = session.ticket(keys, chemistry, now=utcnow())
+    assert requests.get(url.split("?", 1)[0], params={"t": foreign}, timeout=30).status_code == 403

@@ -108,7 +108,7 @@ def test_an_instructor_launch_creates_the_course_and_opens_its_gradebook(platfor
     response = platform.post(platform.params("teacher", roles="Instructor"))
     assert response.status_code == 303
     cid = course_id(platform_key_lti11(CONSUMER_KEY), "hist-1")
-    assert f"/gradebook/{cid}?s=" in response.headers["Location"]
+    assert f"/gradebook/{cid}?t=" in response.headers["Location"]
     course = container.courses().get(cid)
     assert course is not None
     assert course.title == "History 1"

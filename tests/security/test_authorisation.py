@@ -58,8 +58,8 @@ def test_a_student_cannot_read_the_gradebook_or_its_csv(stack: Stack, courses: t
     student = forge_session(biology, role="learner")
     instructor = forge_session(biology)
     for path in (f"/gradebook/{biology}", f"/gradebook/{biology}/export.csv"):
-        assert requests.get(f"{stack.base_url}{path}", params={"s": student.token}, timeout=30).status_code == 403
-        assert requests.get(f"{stack.base_url}{path}", params={"s": instructor.token}, timeout=30).status_code == 200
+        assert requests.post(f"{stack.base_url}{path}", data={"s": student.token}, timeout=30).status_code == 403
+        assert requests.post(f"{stack.base_url}{path}", data={"s": instructor.token}, timeout=30).status_code == 200
 
 
 def test_a_student_cannot_release_grades(stack: Stack, courses: tuple[Course, Course]) -> None:
@@ -89,7 +89,7 @@ def test_an_instructor_of_one_course_cannot_read_or_act_on_another(
 ) -> None:
     biology, chemistry = (c.course_id for c in courses)
     biology_instructor = forge_session(biology)
-    page = requests.get(f"{stack.base_url}/gradebook/{chemistry}", params={"s": biology_instructor.token}, timeout=30)
+    page = requests.post(f"{stack.base_url}/gradebook/{chemistry}", data={"s": biology_instructor.token}, timeout=30)
     assert page.status_code == 403
     assert post(stack, chemistry, "release", biology_instructor, activity="quiz-1").status_code == 403
     assert post(stack, chemistry, "resync", biology_instructor, scope="course").status_code == 403

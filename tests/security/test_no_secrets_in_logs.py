@@ -207,7 +207,8 @@ def test_a_full_scenario_logged_at_debug_leaks_no_key_token_secret_or_signature(
     assert any(o["user_id"] == "lee" and o["score"] == 0.64 for o in lms.outcomes())
     stack.sweep()
 
-    secrets: set[str] = set(wire.secrets) | {SHARED_SECRET, *fields.values()} - {""}
+    ticket = location.split("?t=", 1)[1].split("&", 1)[0]  # the gradebook URL's one-time ticket
+    secrets: set[str] = set(wire.secrets) | {SHARED_SECRET, ticket, *fields.values()} - {""}
     key_document = container.tool_keys()._secret.read(fresh=True)  # the value of the secret itself
     pems = [k["private_pem"] for k in key_document["keys"]]
     assert len(pems) == 2, "the rotation must have happened"

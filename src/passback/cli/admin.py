@@ -7,25 +7,51 @@ import json
 import secrets
 from typing import Any
 
+from passback.cli import validate as v
+from passback.cli.errors import CliError
 from passback.cli.target import use_target
 from passback.clock import utcnow
+
+# Long enough for an LMS admin to type the new secret in; short enough not to keep a leaked one.
+DEFAULT_GRACE_HOURS = 72
 
 
 def register(verbs: Any) -> None:
     platforms = verbs.add_parser("platforms", help="LTI 1.3 platform registrations").add_subparsers(
-        dest="action", required=True
+        dest="action", metavar="ACTION", required=True
     )
     add = platforms.add_parser("add", help="register an LMS (issuer + client id) and print the tool's side")
-    add.add_argument("--issuer", required=True, help="the platform's issuer (iss), e.g. https://canvas.instructure.com")
-    add.add_argument("--client-id", required=True, help="the client id the LMS gave this tool")
     add.add_argument(
-        "--deployment-id", action="append", default=[], required=True, help="a deployment id (repeat for several)"
+        "--issuer",
+        required=True,
+        type=v.url("issuer"),
+        help="the platform's issuer (iss), an https URL, e.g. https://canvas.instructure.com",
     )
-    add.add_argument("--login-url", required=True, help="the platform's OIDC authorization endpoint")
-    add.add_argument("--token-url", required=True, help="the platform's OAuth2 token endpoint")
-    add.add_argument("--jwks-url", required=True, help="the platform's public key set URL")
+    add.add_argument(
+        "--client-id",
+        required=True,
+        type=v.name_id("client id", "10000000000001"),
+        help="the client id the LMS gave this tool",
+    )
+    add.add_argument(
+        "--deployment-id",
+        action="append",
+        default=[],
+        required=True,
+        type=v.name_id("deployment id", "1:abc123"),
+        help="a deployment id (repeat for several)",
+    )
+    add.add_argument(
+        "--login-url", required=True, type=v.url("login URL"), help="the platform's OIDC authorization endpoint (https)"
+    )
+    add.add_argument(
+        "--token-url", required=True, type=v.url("token URL"), help="the platform's OAuth2 token endpoint (https)"
+    )
+    add.add_argument("--jwks-url", required=True, type=v.url("JWKS URL"), help="the platform's public key set (https)")
     add.add_argument("--audience", default=None, help="token audience, when not the token URL (Brightspace)")
-    add.add_argument("--name", default=None, help="a name for people (e.g. 'State U Canvas')")
+    add.add_argument(
+        "--name", default=None, type=v.text("name", max_length=200), help="a name for people (e.g. 'State U Canvas')"
+    )
     add.set_defaults(run=platforms_add)
     lister = platforms.add_parser("list", help="list registrations")
     lister.set_defaults(run=platforms_list)
@@ -36,25 +62,51 @@ def register(verbs: Any) -> None:
     invite.add_argument("--hours", type=float, default=24.0, help="how long the invite stays valid (default 24)")
     invite.set_defaults(run=platforms_invite)
     config = platforms.add_parser("config", help="print the tool's configuration in an LMS's own format")
-    config.add_argument("--lms", choices=("canvas", "moodle"), required=True)
+    config.add_argument(
+        "--lms", choices=("canvas", "moodle"), required=True, help="the LMS whose format to print: canvas or moodle"
+    )
     config.set_defaults(run=platforms_config)
     remove = platforms.add_parser("remove", help="remove a registration and its deployments")
-    remove.add_argument("--issuer", required=True)
-    remove.add_argument("--client-id", required=True)
+    remove.add_argument("--issuer", required=True, help="the registration's issuer, as `platforms list` shows")
+    remove.add_argument("--client-id", required=True, help="the registration's client id, as `platforms list` shows")
     remove.set_defaults(run=platforms_remove)
 
-    consumers = verbs.add_parser("consumers", help="LTI 1.1 consumers").add_subparsers(dest="action", required=True)
-    cadd = consumers.add_parser("add", help="add a consumer key and shared secret (printed once if generated)")
-    cadd.add_argument("--key", required=True, help="the consumer key")
-    cadd.add_argument("--secret", default=None, help="the shared secret (default: a new random one)")
-    cadd.add_argument("--name", default=None)
+    consumers = verbs.add_parser("consumers", help="LTI 1.1 consumers").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    cadd = consumers.add_parser(
+        "add", help="add a consumer key and shared secret (printed once if generated); --rotate-secret to replace one"
+    )
+    cadd.add_argument(
+        "--key", required=True, type=v.name_id("consumer key", "state-u-moodle"), help="the consumer key (no spaces)"
+    )
+    cadd.add_argument(
+        "--secret",
+        default=None,
+        type=v.text("shared secret", max_length=256),
+        help="the shared secret (default: a new random one, printed once)",
+    )
+    cadd.add_argument("--name", default=None, type=v.text("name", max_length=200), help="a name for people")
+    cadd.add_argument(
+        "--rotate-secret",
+        action="store_true",
+        help="the key exists: give it a new secret; the old one keeps working for --grace-hours",
+    )
+    cadd.add_argument(
+        "--grace-hours",
+        type=v.integer("grace period in hours", 0, 24 * 90),
+        default=DEFAULT_GRACE_HOURS,
+        help=f"with --rotate-secret: how long the old secret stays valid (default {DEFAULT_GRACE_HOURS}, 0: none)",
+    )
     cadd.set_defaults(run=consumers_add)
     consumers.add_parser("list", help="list consumers (never their secrets)").set_defaults(run=consumers_list)
     cremove = consumers.add_parser("remove", help="remove a consumer")
-    cremove.add_argument("--key", required=True)
+    cremove.add_argument("--key", required=True, help="the consumer key, as `consumers list` shows")
     cremove.set_defaults(run=consumers_remove)
 
-    keys = verbs.add_parser("keys", help="the tool's signing keys").add_subparsers(dest="action", required=True)
+    keys = verbs.add_parser("keys", help="the tool's signing keys").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
     keys.add_parser("list", help="list the keys in the JWKS").set_defaults(run=keys_list)
     keys.add_parser("rotate", help="add a new signing key (the old one stays in the JWKS)").set_defaults(
         run=keys_rotate
@@ -69,6 +121,7 @@ def platforms_add(args: argparse.Namespace) -> int:
     from passback.settings import get_settings
 
     use_target(args)
+    existed = container.platforms().get(args.issuer, args.client_id) is not None
     platform = container.platforms().add(
         issuer=args.issuer,
         client_id=args.client_id,
@@ -80,7 +133,8 @@ def platforms_add(args: argparse.Namespace) -> int:
         token_audience=args.audience,
         now=utcnow(),
     )
-    print(f"Registered {platform.issuer} (client {platform.client_id}), platform id {platform.platform_id}.")
+    verb = "Updated" if existed else "Registered"
+    print(f"{verb} {platform.issuer} (client {platform.client_id}), platform id {platform.platform_id}.")
     print_lms_side(get_settings().base_url)
     return 0
 
@@ -135,9 +189,12 @@ def platforms_list(args: argparse.Namespace) -> int:
 
     use_target(args)
     repo = container.platforms()
-    for p in repo.list_all():
+    found = repo.list_all()
+    for p in found:
         deployments = ", ".join(repo.deployments(p.issuer, p.client_id)) or "-"
         print(f"{p.platform_id}  {p.issuer}  client={p.client_id}  deployments={deployments}  name={p.name or '-'}")
+    if not found:
+        print("no LTI 1.3 platforms registered yet: add one with `passback platforms add` (docs/lms-setup.md)")
     return 0
 
 
@@ -151,14 +208,37 @@ def platforms_remove(args: argparse.Namespace) -> int:
 
 
 def consumers_add(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
     from passback import container
     from passback.settings import get_settings
 
     use_target(args)
+    repo = container.consumers()
+    exists = repo.get(args.key) is not None or repo.secret(args.key) is not None
+    if exists and not args.rotate_secret:
+        raise CliError(
+            f"consumer key {args.key} already exists: replacing its secret would break every LTI 1.1 link of that "
+            "LMS; to replace it, add --rotate-secret (the old secret keeps working for --grace-hours)"
+        )
+    if args.rotate_secret and not exists:
+        raise CliError(f"no consumer key {args.key} to rotate: leave out --rotate-secret to add it")
     secret = args.secret or secrets.token_urlsafe(24)
-    consumer = container.consumers().add(consumer_key=args.key, secret=secret, name=args.name, now=utcnow())
-    print(f"Added LTI 1.1 consumer {consumer.consumer_key} (platform id {consumer.platform_id}).")
-    print(f"Launch URL: {get_settings().base_url}/lti11/launch")
+    now = utcnow()
+    if args.rotate_secret:
+        until = repo.rotate(consumer_key=args.key, secret=secret, now=now, grace=timedelta(hours=args.grace_hours))
+        print(f"New shared secret for LTI 1.1 consumer {args.key}.")
+        if args.grace_hours:
+            print(
+                f"The previous secret is accepted too until {until:%Y-%m-%d %H:%M} UTC: enter the new one in the LMS "
+                "before then."
+            )
+        else:
+            print("The previous secret no longer works: enter the new one in the LMS now.")
+    else:
+        consumer = repo.add(consumer_key=args.key, secret=secret, name=args.name, now=now)
+        print(f"Added LTI 1.1 consumer {consumer.consumer_key} (platform id {consumer.platform_id}).")
+        print(f"Launch URL: {get_settings().base_url}/lti11/launch")
     if args.secret is None:
         print(f"Shared secret (shown once, give it to the LMS admin): {secret}")
     return 0
@@ -168,8 +248,15 @@ def consumers_list(args: argparse.Namespace) -> int:
     from passback import container
 
     use_target(args)
-    for c in container.consumers().list_all():
-        print(f"{c.platform_id}  {c.consumer_key}  name={c.name or '-'}  added={c.created_at:%Y-%m-%d}")
+    found = container.consumers().list_all()
+    now = utcnow()
+    for c in found:
+        rotation = ""
+        if c.previous_valid_until is not None and c.previous_valid_until > now:
+            rotation = f"  previous secret valid until {c.previous_valid_until:%Y-%m-%d %H:%M} UTC"
+        print(f"{c.platform_id}  {c.consumer_key}  name={c.name or '-'}  added={c.created_at:%Y-%m-%d}{rotation}")
+    if not found:
+        print("no LTI 1.1 consumers yet: add one with `passback consumers add --key KEY`")
     return 0
 
 
@@ -202,7 +289,6 @@ def keys_rotate(args: argparse.Namespace) -> int:
 
 def keys_retire(args: argparse.Namespace) -> int:
     from passback import container
-    from passback.cli.errors import CliError
 
     use_target(args)
     try:

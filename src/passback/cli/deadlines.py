@@ -13,8 +13,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from passback.cli import validate as v
 from passback.cli.errors import CliError
 from passback.cli.target import use_target
+from passback.cli.validate import ACTIVITY_HELP, COURSE_HELP
 from passback.clock import utcnow
 
 EXAMPLE = "2031-06-01T23:59-07:00"
@@ -45,8 +47,8 @@ def in_utc(moment: datetime, *, utc: bool, option: str) -> datetime:
 def register(gau: Any) -> None:
     """The `gau` verb's actions (`gau` is its subparsers)."""
     gset = gau.add_parser("set", help="set, move or clear a deadline (one in the past closes the activity now)")
-    gset.add_argument("--course", required=True)
-    gset.add_argument("--activity", required=True)
+    gset.add_argument("--course", required=True, type=v.course_id, help=COURSE_HELP)
+    gset.add_argument("--activity", required=True, type=v.activity_id, help=ACTIVITY_HELP)
     group = gset.add_mutually_exclusive_group(required=True)
     group.add_argument("--at", type=iso_moment, help=f"ISO 8601 with the UTC offset, e.g. {EXAMPLE}")
     group.add_argument("--clear", action="store_true", help="remove the deadline")
@@ -57,8 +59,8 @@ def register(gau: Any) -> None:
     extend = gau.add_parser(
         "extend", help="extend a deadline that has passed, for the whole class (late work up to then counts)"
     )
-    extend.add_argument("--course", required=True)
-    extend.add_argument("--activity", required=True)
+    extend.add_argument("--course", required=True, type=v.course_id, help=COURSE_HELP)
+    extend.add_argument("--activity", required=True, type=v.activity_id, help=ACTIVITY_HELP)
     extend.add_argument("--to", required=True, type=iso_moment, help=f"the new deadline, e.g. {EXAMPLE}")
     extend.add_argument("--utc", action="store_true", help="take a time without an offset as UTC")
     extend.add_argument("--yes", action="store_true", help="do not ask before changing grades")

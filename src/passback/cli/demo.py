@@ -25,12 +25,16 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from passback.cli import validate as v
 
 if TYPE_CHECKING:
     from passback.emulator import LmsEmulator
 
+# Not `passback serve`'s port or state file: the demo runs beside a serve and never touches it.
+DEMO_PORT = 8100
+DEMO_STATE_FILE = ".passback/demo.json"
 CLIENT_ID = "passback-demo"
 DEPLOYMENT_ID = "demo-deployment"
 CONSUMER_KEY = "passback-demo-11"
@@ -318,10 +322,16 @@ def populate(world: DemoWorld, now: datetime) -> list[DemoCourse]:
         ],
         now,
     )
-    # Fresh instructor sessions, after everything: the URLs printed are good for two hours.
+    # Fresh instructor launches, after everything. A launch's gradebook URL carries a one-time ticket
+    # good for minutes (web/session.py); the banner's is the same ticket, good once within two hours.
+    from passback.web.session import TICKET_PARAMETER, reticket
+
     for course in world.courses:
         home = next(link for link, (_, activity) in course.links.items() if activity is None)
-        course.gradebook_url = _launch(world, course, INSTRUCTOR, home, instructor=True).headers["Location"]
+        location = _launch(world, course, INSTRUCTOR, home, instructor=True).headers["Location"]
+        page, _, ticket = location.partition(f"?{TICKET_PARAMETER}=")
+        longer = reticket(container.tool_keys(), ticket, now=now, lifetime=timedelta(hours=2))
+        course.gradebook_url = f"{page}?{TICKET_PARAMETER}={longer}"
     return world.courses
 
 
@@ -374,8 +384,13 @@ def register_verb(verbs: Any) -> None:
         "demo", help="the one-minute tour: the local stack, an emulated LMS, two courses and a stream of scores"
     )
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
-    demo.add_argument("--port", type=int, default=8000, help="HTTP port of the API (0 picks a free one)")
-    demo.add_argument("--lms-port", type=int, default=0, help="port of the LMS emulator (0 picks a free one)")
+    demo.add_argument(
+        "--port",
+        type=v.port,
+        default=DEMO_PORT,
+        help=f"HTTP port of the API (default {DEMO_PORT}, not serve's 8000; 0 picks a free one)",
+    )
+    demo.add_argument("--lms-port", type=v.port, default=0, help="port of the LMS emulator (0 picks a free one)")
     demo.add_argument(
         "--exit-after-setup", action="store_true", help="stop once the demo data is in place (for tests and scripts)"
     )
@@ -386,17 +401,23 @@ def register_verb(verbs: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from passback.cli.errors import CliError
+    from passback.cli.serve import refuse_running
+    from passback.cli.target import state_file
     from passback.clock import utcnow
     from passback.emulator import LmsEmulator
-    from passback.local.stack import LocalStack
+    from passback.local.stack import LocalStack, StackError
 
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
+    # Its own state file: `passback serve`'s stays as it is, and so do the verbs acting on it.
+    state = state_file(args, DEMO_STATE_FILE)
+    refuse_running(state)
     stack = LocalStack(
         host=args.host,
         port=args.port,
         schedule_seconds=15.0,
-        state_file=Path(args.state_file),
+        state_file=state,
         retry_delay_seconds=1,
     )
     lms = LmsEmulator(host=args.host, port=args.lms_port, mode="canvas")
@@ -427,6 +448,8 @@ def run(args: argparse.Namespace) -> int:
             stack.wait()
     except KeyboardInterrupt:
         pass
+    except StackError as error:
+        raise CliError(str(error)) from error
     finally:
         print("Stopping...", flush=True)
         lms.stop()
@@ -440,7 +463,8 @@ def banner(world: DemoWorld, courses: list[DemoCourse], base_url: str, seconds: 
         f"Passback demo ready in {seconds:.0f} s: the whole system on {base_url}, the emulated LMS on "
         f"{world.lms.base_url}.",
         "",
-        "Open the instructor's gradebook (the session lasts two hours; run the demo again for a new one):",
+        "Open the instructor's gradebook (each link opens once, in one browser, within two hours;",
+        "run the demo again for new links):",
     ]
     for course in courses:
         lines.append(f"  {course.title} (LTI {course.lti_version}):")
@@ -452,6 +476,7 @@ def banner(world: DemoWorld, courses: list[DemoCourse], base_url: str, seconds: 
         "Chemistry 110: Dmitri only opened the home page, yet his grades arrived (LTI 1.3); Linus dropped the course.",
         "",
         lms_summary(world),
-        "Other passback verbs act on this stack too (`passback --help`). Press Ctrl-C to stop.",
+        f"Other passback verbs act on this stack with `passback --state-file {DEMO_STATE_FILE} VERB` "
+        "(`passback --help`). Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)

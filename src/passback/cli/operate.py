@@ -8,66 +8,111 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from passback.cli import deadlines
+from passback.cli import deadlines, find
+from passback.cli import validate as v
 from passback.cli.deadlines import in_utc, iso_moment
+from passback.cli.errors import CliError
 from passback.cli.target import use_target
+from passback.cli.validate import ACTIVITY_HELP, COURSE_HELP
 from passback.clock import utcnow
 
 
 def register(verbs: Any) -> None:
     activities = verbs.add_parser("activities", help="the activity catalog").add_subparsers(
-        dest="action", required=True
+        dest="action", metavar="ACTION", required=True
     )
     put = activities.add_parser("put", help="add or change a catalog entry")
-    put.add_argument("--id", required=True, dest="activity_id")
-    put.add_argument("--title", required=True)
-    put.add_argument("--min-questions", type=int, default=1)
-    put.add_argument("--product-url", default=None)
+    put.add_argument(
+        "--id",
+        required=True,
+        dest="activity_id",
+        type=v.activity_id,
+        help="the activity id the product uses in its score messages (no spaces), e.g. quiz-1",
+    )
+    put.add_argument("--title", required=True, type=v.text("title"), help="the title instructors see")
+    put.add_argument(
+        "--min-questions",
+        type=v.integer("minimum number of questions", 1, 10_000),
+        default=1,
+        help="questions a learner must answer before the grade counts (rule 7; default 1)",
+    )
+    put.add_argument(
+        "--product-url", default=None, type=v.url("product URL"), help="where a learner does the activity (https)"
+    )
     put.set_defaults(run=activities_put)
     activities.add_parser("list", help="list the catalog").set_defaults(run=activities_list)
 
-    scores = verbs.add_parser("scores", help="score messages").add_subparsers(dest="action", required=True)
+    scores = verbs.add_parser("scores", help="score messages").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
     send = scores.add_parser("send", help="publish messages to the score queue, one JSON object per line")
-    send.add_argument("file", help="a file of messages, or - for standard input")
+    send.add_argument("file", help="a file of messages (docs/messages.md), or - for standard input")
     send.add_argument("--no-check", action="store_true", help="send lines even when they do not parse")
     send.set_defaults(run=scores_send)
 
-    courses = verbs.add_parser("courses", help="courses").add_subparsers(dest="action", required=True)
+    courses = verbs.add_parser("courses", help="courses").add_subparsers(dest="action", metavar="ACTION", required=True)
     clist = courses.add_parser("list", help="the courses of a platform")
-    clist.add_argument("--platform-id", required=True, help="as `passback platforms list` shows")
+    clist.add_argument(
+        "--platform-id",
+        required=True,
+        type=v.platform_id,
+        help="the platform id, as `passback platforms list` or `consumers list` shows",
+    )
     clist.set_defaults(run=courses_list)
+    find.register_courses(courses)
 
     release = verbs.add_parser("release", help="release an activity's grades in a course (Release Grades)")
-    release.add_argument("--course", required=True)
-    release.add_argument("--activity", required=True)
+    release.add_argument("--course", required=True, type=v.course_id, help=COURSE_HELP)
+    release.add_argument("--activity", required=True, type=v.activity_id, help=ACTIVITY_HELP)
     release.set_defaults(run=release_run)
 
-    policy = verbs.add_parser("policy", help="a course's release policy").add_subparsers(dest="action", required=True)
+    policy = verbs.add_parser("policy", help="a course's release policy").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
     pset = policy.add_parser("set", help="set the release policy")
-    pset.add_argument("--course", required=True)
-    pset.add_argument("--policy", required=True, choices=["immediate", "at_date", "after_gau", "manual"])
+    pset.add_argument("--course", required=True, type=v.course_id, help=COURSE_HELP)
+    pset.add_argument(
+        "--policy",
+        required=True,
+        choices=["immediate", "at_date", "after_gau", "manual"],
+        help="when grades go to the LMS: immediate, at_date (--date), after_gau (each deadline), manual",
+    )
     pset.add_argument("--date", type=iso_moment, default=None, help="for at_date: ISO 8601 with the UTC offset")
     pset.add_argument("--utc", action="store_true", help="take a --date without an offset as UTC")
     pset.set_defaults(run=policy_set)
 
     gau = verbs.add_parser("gau", help="an activity's deadline (grades accepted until)").add_subparsers(
-        dest="action", required=True
+        dest="action", metavar="ACTION", required=True
     )
     deadlines.register(gau)
 
     resync = verbs.add_parser("resync", help="clear the backoff and try again now (a cell, an activity, a course)")
-    resync.add_argument("--course", required=True)
-    resync.add_argument("--activity", default=None)
-    resync.add_argument("--learner", default=None)
-    resync.add_argument("--link", default=None)
+    resync.add_argument("--course", required=True, type=v.course_id, help=COURSE_HELP)
+    resync.add_argument(
+        "--activity", default=None, type=v.activity_id, help="only this activity (default: all of the course's)"
+    )
+    resync.add_argument(
+        "--learner",
+        default=None,
+        type=v.learner_id,
+        help="only this learner (u + 24 letters/digits): `passback learners find EMAIL|NAME` shows it",
+    )
+    resync.add_argument("--link", default=None, type=v.link_id, help="only this link (l + 20 letters/digits)")
     resync.set_defaults(run=resync_run)
 
     merges = verbs.add_parser("merges", help="account merge requests (rule 12), for support").add_subparsers(
-        dest="action", required=True
+        dest="action", metavar="ACTION", required=True
     )
     mlist = merges.add_parser("list", help="the newest requests: pending, confirmed, declined or expired")
-    mlist.add_argument("--status", choices=["pending", "confirmed", "declined", "expired"], default=None)
-    mlist.add_argument("--limit", type=int, default=200)
+    mlist.add_argument(
+        "--status",
+        choices=["pending", "confirmed", "declined", "expired"],
+        default=None,
+        help="only requests in this state",
+    )
+    mlist.add_argument(
+        "--limit", type=v.integer("limit", 1, 10_000), default=200, help="at most this many (default 200)"
+    )
     mlist.set_defaults(run=merges_list)
 
     verbs.add_parser("sweep", help="run the retry schedule once: deadlines, release policies, retries").set_defaults(
@@ -94,15 +139,17 @@ def activities_list(args: argparse.Namespace) -> int:
     from passback import container
 
     use_target(args)
-    for a in container.catalog().list_all():
+    found = container.catalog().list_all()
+    for a in found:
         print(f"{a.activity_id}  min={a.min_questions}  {a.title}  {a.product_url or ''}")
+    if not found:
+        print("no activities in the catalog yet: products announce them (activity messages) or `activities put`")
     return 0
 
 
 def scores_send(args: argparse.Namespace) -> int:
     from passback import container
-    from passback.cli.errors import CliError
-    from passback.messages import parse_product_message
+    from passback.messages import describe_invalid, parse_product_message
 
     use_target(args)
     source = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")  # noqa: SIM115
@@ -116,7 +163,7 @@ def scores_send(args: argparse.Namespace) -> int:
                 try:
                     parse_product_message(text)
                 except ValueError as error:
-                    raise CliError(f"line {number} is not a valid message: {error}") from error
+                    raise CliError(f"line {number} is not a valid message: {describe_invalid(error)}") from error
             bodies.append(text)
     sent = container.queues().publish(bodies)
     print(f"sent {sent} message(s) to the score queue")
@@ -127,10 +174,15 @@ def courses_list(args: argparse.Namespace) -> int:
     from passback import container
 
     use_target(args)
+    v.require_platform(args.platform_id)
+    shown = 0
     for course_id in container.courses().list_for_platform(args.platform_id):
         course = container.courses().get(course_id)
         if course is not None:
+            shown += 1
             print(f"{course.course_id}  {course.title}  context={course.context_id}  policy={course.release_policy}")
+    if not shown:
+        print(f"no courses on platform {args.platform_id} yet: a course appears at its first launch")
     return 0
 
 
@@ -138,6 +190,7 @@ def release_run(args: argparse.Namespace) -> int:
     from passback import container
 
     use_target(args)
+    v.require_activity_in_course(v.require_course(args.course), args.activity)
     job = container.jobs().request("release", args.course, utcnow(), activity_id=args.activity, requested_by="cli")
     print(f"release queued (job {job.job_id}); the grades go out as the release function works through the course")
     return 0
@@ -145,12 +198,14 @@ def release_run(args: argparse.Namespace) -> int:
 
 def policy_set(args: argparse.Namespace) -> int:
     from passback import container
-    from passback.cli.errors import CliError
     from passback.domain.release import ReleasePolicy
     from passback.services.course_settings import SettingRefused
 
     date = None if args.date is None else in_utc(args.date, utc=args.utc, option="--date")
     use_target(args)
+    v.require_course(args.course)
+    if (args.policy == "at_date") != (args.date is not None):
+        raise CliError("--date goes with --policy at_date, and at_date needs --date (ISO 8601, e.g. 2026-05-01T09:00Z)")
     try:
         container.course_settings().set_policy(args.course, ReleasePolicy(args.policy), date, now=utcnow())
     except SettingRefused as error:
@@ -163,6 +218,13 @@ def resync_run(args: argparse.Namespace) -> int:
     from passback import container
 
     use_target(args)
+    course = v.require_course(args.course)
+    if args.activity is not None:
+        v.require_activity_in_course(course, args.activity)
+    if args.link is not None and args.link not in getattr(course, "links", {}):
+        raise CliError(
+            f"link {args.link} is not in course {args.course}: `passback courses find {args.course} --links`"
+        )
     job = container.jobs().request(
         "resync",
         args.course,

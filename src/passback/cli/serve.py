@@ -8,29 +8,37 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from passback.cli import validate as v
+from passback.cli.errors import CliError
+from passback.cli.target import state_file
+
 
 def register(verbs: Any) -> None:
     serve = verbs.add_parser("serve", help="run the whole system locally on moto (no AWS account, no Docker)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (loopback by default)")
-    serve.add_argument("--port", type=int, default=8000, help="HTTP port of the API (0 picks a free one)")
-    serve.add_argument("--aws-port", type=int, default=0, help="port of the moto server (0 picks a free one)")
+    serve.add_argument("--port", type=v.port, default=8000, help="HTTP port of the API (0 picks a free one)")
+    serve.add_argument("--aws-port", type=v.port, default=0, help="port of the moto server (0 picks a free one)")
     serve.add_argument(
         "--schedule-seconds", type=float, default=30.0, help="fire the retry schedule every N seconds (0: never)"
     )
     serve.add_argument("--template", type=Path, default=None, help="the SAM template (default: infra/template.yaml)")
     serve.add_argument(
         "--retry-delay",
-        type=int,
+        type=v.integer("retry delay", 0, 43_200),
         default=2,
         help="seconds before a failed queue message is delivered again (AWS: the visibility timeout)",
     )
-    serve.add_argument("--workers", type=int, default=2, help="concurrent invocations per queue")
+    serve.add_argument(
+        "--workers", type=v.integer("workers", 1, 64), default=2, help="concurrent invocations per queue"
+    )
     serve.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from passback.local.stack import LocalStack
+    from passback.local.stack import LocalStack, StackError
 
+    state = state_file(args)
+    refuse_running(state)
     # The handlers' structured logs are the local stack's console: show each line as it happens.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
@@ -41,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         aws_port=args.aws_port,
         schedule_seconds=args.schedule_seconds,
         template_path=args.template,
-        state_file=Path(args.state_file),
+        state_file=state,
         retry_delay_seconds=args.retry_delay,
         workers=args.workers,
     )
@@ -52,14 +60,35 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         info = stack.start()
-        print_banner(info, Path(args.state_file))
+        print_banner(info, state)
         stack.wait()
     except KeyboardInterrupt:
         pass
+    except StackError as error:
+        raise CliError(str(error)) from error
     finally:
         print("Stopping...", flush=True)
         stack.stop()
     return 0
+
+
+def refuse_running(state: Path) -> None:
+    """One stack per state file: a second would take over the verbs of the first one's operator."""
+    import json
+
+    from passback.local.stack import answers
+
+    if not state.is_file():
+        return
+    try:
+        base_url = str(json.loads(state.read_text(encoding="utf-8"))["base_url"])
+    except (ValueError, KeyError, TypeError):
+        return  # not ours, or half-written: overwritten at start
+    if answers(base_url):
+        raise CliError(
+            f"a local stack is already running at {base_url} (its state file is {state}): use it, stop it, "
+            "or give this one another --state-file"
+        )
 
 
 def print_banner(info: Any, state_file: Path) -> None:

@@ -81,6 +81,9 @@ class Consumer(ConfigItem, discriminator="consumer"):
     platform_id = UnicodeAttribute()
     name = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    # After `consumers add --rotate-secret`: the previous secret is also accepted until then.
+    rotated_at = UTCDateTimeAttribute(null=True)
+    previous_valid_until = UTCDateTimeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:

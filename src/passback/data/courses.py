@@ -10,9 +10,11 @@ from pynamodb.exceptions import PutError
 from passback.data.base import due_stamp, set_or_remove
 from passback.data.errors import is_conditional_failure
 from passback.data.gradebook_models import Course, CourseActivity, GradebookItem, Link
+from passback.data.search import COURSES, SearchIndex
 from passback.data.tables import ensure_bound
 from passback.domain.records import ActivityInCourse, CourseRecord, LinkRecord
 from passback.domain.release import ReleasePolicy, automatic_release_time
+from passback.domain.search import tokens
 
 CONFIG_RANGE = ("#", "D")  # #META, CA# (activities), CL# (links); before E# and X#
 
@@ -38,6 +40,7 @@ def _link(item: Link) -> LinkRecord:
         client_id=item.client_id,
         line_item_url=item.line_item_url,
         line_items_url=item.line_items_url,
+        deleted_line_item_url=item.deleted_line_item_url,
     )
 
 
@@ -112,13 +115,16 @@ class CourseRepository:
             if is_conditional_failure(error):
                 return False
             raise
+        SearchIndex().add(COURSES, course_id, tokens(title, label, whole=[context_id]))
         return True
 
     def rename(self, course_id: str, title: str, label: str | None) -> None:
         pk, sk = Course.keys_for(course_id=course_id)
-        Course(pk=pk, sk=sk).update(
+        updated = Course(pk=pk, sk=sk)
+        updated.update(
             actions=[Course.title.set(title), set_or_remove(Course.label, label)], condition=Course.pk.exists()
         )
+        SearchIndex().add(COURSES, course_id, tokens(title, label, whole=[updated.context_id]))
 
     def assign_activity(self, course_id: str, activity_id: str, title: str | None, now: datetime) -> bool:
         """Assign an activity to the course, giving it the next short index. False if already assigned."""
@@ -153,14 +159,19 @@ class CourseRepository:
             existing = Link.get(pk, sk, consistent_read=True)
         except Link.DoesNotExist:
             existing = None
+        claimed = link.line_item_url
+        if existing is not None and claimed and claimed == existing.deleted_line_item_url:
+            claimed = None  # the LMS still names the column it deleted; keep the one Passback recreated
         fields: dict[str, Any] = {
             "resource_link_id": link.resource_link_id,
             "activity_id": link.activity_id,
             "title": link.title,
             "lti_version": link.lti_version,
             "client_id": link.client_id or (existing.client_id if existing else None),
-            "line_item_url": link.line_item_url or (existing.line_item_url if existing else None),
+            "line_item_url": claimed or (existing.line_item_url if existing else None),
             "line_items_url": link.line_items_url or (existing.line_items_url if existing else None),
+            "deleted_line_item_url": existing.deleted_line_item_url if existing else None,
+            "line_item_claim": existing.line_item_claim if existing else None,
         }
         if existing is not None and all(getattr(existing, k) == v for k, v in fields.items()):
             return False, False
@@ -181,7 +192,86 @@ class CourseRepository:
 
     def set_line_item(self, course_id: str, link_id: str, line_item_url: str) -> None:
         pk, sk = Link.keys_for(course_id=course_id, link_id=link_id)
-        Link(pk=pk, sk=sk).update(actions=[Link.line_item_url.set(line_item_url)], condition=Link.pk.exists())
+        Link(pk=pk, sk=sk).update(
+            actions=[Link.line_item_url.set(line_item_url), Link.line_item_claim.remove()], condition=Link.pk.exists()
+        )
+
+    # -- line items Passback manages (services/line_items.py)
+
+    def claim_line_item(self, course_id: str, link_id: str, token: str, now: datetime, stale_seconds: int) -> bool:
+        """Become the one launch that creates this link's line item: none known, and no live claim."""
+        pk, sk = Link.keys_for(course_id=course_id, link_id=link_id)
+        epoch = int(now.timestamp())
+        try:
+            Link(pk=pk, sk=sk).update(
+                actions=[Link.line_item_claim.set(f"{token} {epoch}")],
+                condition=Link.pk.exists()
+                & (Link.line_item_url.does_not_exist() | (Link.line_item_url == Link.deleted_line_item_url))
+                & Link.line_item_claim.does_not_exist(),
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
+            return self._take_stale_claim(pk, sk, token, epoch, epoch - stale_seconds)
+        return True
+
+    def _take_stale_claim(self, pk: str, sk: str, token: str, epoch: int, stale_before: int) -> bool:
+        try:
+            item = Link.get(pk, sk, consistent_read=True)
+        except Link.DoesNotExist:
+            return False
+        held = item.line_item_claim
+        if held is None or int(held.rsplit(" ", 1)[-1]) > stale_before:
+            return False
+        try:
+            # A claim older than `stale_seconds` belongs to a launch that died: take it over, once.
+            Link(pk=pk, sk=sk).update(
+                actions=[Link.line_item_claim.set(f"{token} {epoch}")],
+                condition=(Link.line_item_claim == held)
+                & (Link.line_item_url.does_not_exist() | (Link.line_item_url == Link.deleted_line_item_url)),
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
+            return False
+        return True
+
+    def release_line_item_claim(self, course_id: str, link_id: str, token: str) -> None:
+        pk, sk = Link.keys_for(course_id=course_id, link_id=link_id)
+        try:
+            Link(pk=pk, sk=sk).update(
+                actions=[Link.line_item_claim.remove()], condition=Link.line_item_claim.startswith(f"{token} ")
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
+
+    def mark_line_item_deleted(self, course_id: str, link_id: str, line_item_url: str) -> bool:
+        """The LMS answered 404 for this line item; only if it is still the link's (not recreated since)."""
+        pk, sk = Link.keys_for(course_id=course_id, link_id=link_id)
+        try:
+            Link(pk=pk, sk=sk).update(
+                actions=[Link.deleted_line_item_url.set(line_item_url)], condition=Link.line_item_url == line_item_url
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
+            return False
+        return True
+
+    def replace_deleted_line_item(self, course_id: str, link_id: str, deleted_url: str, new_url: str) -> bool:
+        """The recreated column replaces the deleted one; False if someone recreated it first."""
+        pk, sk = Link.keys_for(course_id=course_id, link_id=link_id)
+        try:
+            Link(pk=pk, sk=sk).update(
+                actions=[Link.line_item_url.set(new_url), Link.line_item_claim.remove()],
+                condition=Link.line_item_url == deleted_url,
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
+            return False
+        return True
 
     def set_gau(self, course_id: str, activity_id: str, gau: datetime | None) -> bool:
         """Set or clear a deadline. False if a sweep already applied the current one (it cannot move)."""

@@ -29,6 +29,8 @@ def enrollment_record(item: Enrollment) -> EnrollmentRecord:
         grades={int(k): GradeEntry.from_list(v) for k, v in raw.items()},
         merge_pending=bool(item.merge_pending),
         version=item.version,
+        lms_status=item.lms_status,
+        launched=item.launched,
     )
 
 
@@ -74,6 +76,8 @@ class EnrollmentRepository:
             email=record.email,
             grades={str(k): v.to_list() for k, v in record.grades.items()},
             merge_pending=record.merge_pending,
+            lms_status=record.lms_status,
+            launched=record.launched,
             enrolled_at=now,
             gsi1pk=f"U#{record.learner_id}",
             gsi1sk=f"C#{record.course_id}",

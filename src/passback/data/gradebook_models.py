@@ -123,6 +123,11 @@ class Link(GradebookItem, discriminator="link"):
     line_item_url = UnicodeAttribute(null=True)
     line_items_url = UnicodeAttribute(null=True)
     ags_scopes = UnicodeSetAttribute(null=True)
+    # The line item URL the LMS answered 404 for (its column was deleted); equal to line_item_url
+    # until the column is recreated.
+    deleted_line_item_url = UnicodeAttribute(null=True)
+    # "<token> <epoch>": a launch creating this link's line item (so two racing launches make one).
+    line_item_claim = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
     @classmethod
@@ -148,6 +153,10 @@ class Enrollment(GradebookItem, discriminator="enrollment"):
     merge_pending = BooleanAttribute(default=False)
     enrolled_at = UTCDateTimeAttribute()
     version = VersionAttribute()
+    # The roster's word (NRPS status: Active, Inactive, Deleted when gone from it); absent: never read.
+    lms_status = UnicodeAttribute(null=True)
+    # False while a learner the roster brought in has not opened any link; absent once they have.
+    launched = BooleanAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -244,10 +253,15 @@ class Identity(GradebookItem, discriminator="identity"):
 
 
 class LearnerEmail(GradebookItem, discriminator="learner_email"):
-    """The learner who owns an email address (for the account merge of rule 12)."""
+    """The learner who owns an email address (for the account merge of rule 12).
+
+    Only a product vouches for an address (an email-form score message); `product_id` is the one
+    that did through the API (None: through the score queue). An LMS launch never claims one.
+    """
 
     email = UnicodeAttribute()
     learner_id = UnicodeAttribute()
+    product_id = UnicodeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -295,3 +309,22 @@ GRADEBOOK_MODELS: tuple[type[GradebookItem], ...] = (
     LearnerEmail,
     MergeRequest,
 )
+
+
+class SearchEntry(GradebookItem, discriminator="search"):
+    """One token of what finds a course or a learner (`passback courses find`, `learners find`).
+
+    Partitioned by the token's first two letters so a prefix search is one Query; `tokens` holds
+    all of the target's tokens so several words are matched without reading the target.
+    """
+
+    target_id = UnicodeAttribute()
+    tokens = UnicodeSetAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        token = str(kw["token"])
+        return f"FIND#{kw['scope']}#{token[:2]}", f"{token}#{kw['target_id']}"
+
+
+GRADEBOOK_MODELS = (*GRADEBOOK_MODELS, SearchEntry)

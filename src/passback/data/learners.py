@@ -8,7 +8,9 @@ from pynamodb.exceptions import PutError
 
 from passback.data.errors import is_conditional_failure
 from passback.data.gradebook_models import Identity, Learner, LearnerEmail
+from passback.data.search import LEARNERS, SearchIndex
 from passback.data.tables import ensure_bound
+from passback.domain.search import tokens
 from passback.ids import new_learner_id
 
 
@@ -43,6 +45,8 @@ class LearnerRepository:
         Learner(learner_id=learner_id, email=email, name=name, created_at=now).save(
             condition=Learner.pk.does_not_exist()
         )
+        if name or email:
+            SearchIndex().add(LEARNERS, learner_id, tokens(name, whole=[email]))
         return learner_id
 
     def link_identity(
@@ -78,9 +82,18 @@ class LearnerRepository:
         except LearnerEmail.DoesNotExist:
             return None
 
-    def claim_email(self, email: str, learner_id: str) -> bool:
-        """Record that this learner owns the email; False if someone already does."""
-        item = LearnerEmail(email=email.strip().lower(), learner_id=learner_id)
+    def email_claim(self, email: str) -> tuple[str, str | None] | None:
+        """The learner owning an address and the product that vouched for it (None: the score queue)."""
+        pk, sk = LearnerEmail.keys_for(email=email.strip().lower())
+        try:
+            item = LearnerEmail.get(pk, sk)
+        except LearnerEmail.DoesNotExist:
+            return None
+        return str(item.learner_id), (str(item.product_id) if item.product_id else None)
+
+    def claim_email(self, email: str, learner_id: str, product_id: str | None = None) -> bool:
+        """Record that this learner owns the email (a product vouched for it); False if someone already does."""
+        item = LearnerEmail(email=email.strip().lower(), learner_id=learner_id, product_id=product_id)
         try:
             item.save(condition=LearnerEmail.pk.does_not_exist())
         except PutError as error:

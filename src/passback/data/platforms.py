@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
@@ -125,15 +125,31 @@ class ConsumerRepository:
         return item if isinstance(item, Consumer) else None
 
     def secret(self, consumer_key: str) -> str | None:
+        """The current shared secret (what outcomes are signed with first)."""
         value = self._secrets.read().get(consumer_key)
         if value is None:
             # A consumer added after this container cached the document.
             value = self._secrets.read(fresh=True).get(consumer_key)
         return value if isinstance(value, str) else None
 
+    def secrets(self, consumer_key: str, now: datetime) -> list[str]:
+        """The secrets a launch or an outcome may use now: the current one, then the previous one
+        while its grace period after a rotation lasts (so the LMS can be updated at its own pace)."""
+        current = self.secret(consumer_key)
+        if current is None:
+            return []
+        found = [current]
+        previous = self._secrets.read().get(_previous_entry(consumer_key))
+        if isinstance(previous, dict) and isinstance(previous.get("secret"), str):
+            until = datetime.fromisoformat(str(previous.get("until")))
+            if now < until and previous["secret"] != current:
+                found.append(previous["secret"])
+        return found
+
     def add(self, *, consumer_key: str, secret: str, name: str | None, now: datetime) -> Consumer:
         document = dict(self._secrets.read(fresh=True))
         document[consumer_key] = secret
+        document.pop(_previous_entry(consumer_key), None)
         self._secrets.write(document)
         consumer = Consumer(
             consumer_key=consumer_key,
@@ -144,9 +160,28 @@ class ConsumerRepository:
         consumer.save()
         return consumer
 
+    def rotate(self, *, consumer_key: str, secret: str, now: datetime, grace: timedelta) -> datetime:
+        """Replace the shared secret; the old one stays valid for `grace`. Returns when it stops."""
+        document = dict(self._secrets.read(fresh=True))
+        old = document.get(consumer_key)
+        until = now + grace
+        document[consumer_key] = secret
+        if isinstance(old, str) and grace > timedelta(0):
+            document[_previous_entry(consumer_key)] = {"secret": old, "until": until.isoformat()}
+        else:
+            document.pop(_previous_entry(consumer_key), None)
+        self._secrets.write(document)
+        pk, sk = Consumer.keys_for(consumer_key=consumer_key)
+        Consumer(pk=pk, sk=sk).update(
+            actions=[Consumer.rotated_at.set(now), Consumer.previous_valid_until.set(until)],
+            condition=Consumer.pk.exists(),
+        )
+        return until
+
     def remove(self, consumer_key: str) -> bool:
         document = dict(self._secrets.read(fresh=True))
         had_secret = document.pop(consumer_key, None) is not None
+        document.pop(_previous_entry(consumer_key), None)
         self._secrets.write(document)
         found = self.get(consumer_key)
         if found is not None:
@@ -155,3 +190,8 @@ class ConsumerRepository:
 
     def list_all(self) -> list[Consumer]:
         return [item for item in Consumer.by_kind.query("consumer") if isinstance(item, Consumer)]
+
+
+def _previous_entry(consumer_key: str) -> str:
+    # '#' cannot be in a consumer key (the CLI refuses it), so this never names a real consumer.
+    return f"{consumer_key}#previous"

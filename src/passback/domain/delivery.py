@@ -19,6 +19,8 @@ class CellStatus(StrEnum):
     RETRYING = "retrying"
     GAVE_UP = "gave up"
     MERGE_PENDING = "merge pending"
+    # The link's LMS column (AGS line item) was deleted in the LMS: recreate it from the gradebook.
+    COLUMN_DELETED = "LMS column deleted"
 
 
 class FailureKind(StrEnum):
@@ -26,6 +28,30 @@ class FailureKind(StrEnum):
     PERMANENT = "permanent"
     USER_NOT_IN_COURSE = "user not in course"
     LMS_NEWER = "LMS has newer"
+    COLUMN_DELETED = "column deleted"
+
+
+COLUMN_DELETED_EXPLANATION = (
+    "The LMS column of this link was deleted in the LMS (it answered 404 for its line item). Nothing is sent to it "
+    "and nothing is retried: use Recreate column in the gradebook, and every grade owed goes to the new column."
+)
+NOT_IN_COURSE_BY_ROSTER = (
+    "The course roster in the LMS lists this learner as inactive or no longer in the course (dropped, or the "
+    "enrollment ended), so Passback sends nothing for them. If they come back, the next roster sync sends "
+    "what is owed."
+)
+
+
+def lms_blocks(*, column_deleted: bool, in_course: bool) -> CellStatus | None:
+    """What stops a cell before any POST: its column was deleted, or the roster says the learner left.
+
+    Both are facts Passback learned from the LMS; sending anyway would only collect a 404 or a 422.
+    """
+    if column_deleted:
+        return CellStatus.COLUMN_DELETED
+    if not in_course:
+        return CellStatus.USER_NOT_IN_COURSE
+    return None
 
 
 USER_NOT_IN_COURSE_EXPLANATION = (

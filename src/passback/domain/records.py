@@ -32,10 +32,16 @@ class LinkRecord:
     client_id: str | None = None
     line_item_url: str | None = None
     line_items_url: str | None = None
+    deleted_line_item_url: str | None = None
 
     @property
     def is_homepage(self) -> bool:
         return self.activity_id is None
+
+    @property
+    def column_deleted(self) -> bool:
+        """The LMS answered 404 for this link's line item, and it was not recreated since."""
+        return self.deleted_line_item_url is not None and self.deleted_line_item_url == self.line_item_url
 
 
 @dataclass(frozen=True)
@@ -131,10 +137,23 @@ class EnrollmentRecord:
     grades: Mapping[int, GradeEntry] = field(default_factory=dict)
     merge_pending: bool = False
     version: int | None = None
+    # From the course roster (NRPS): "Active", "Inactive", "Deleted" (gone from it); None: never read.
+    lms_status: str | None = None
+    # False for a learner the roster brought in who never opened a link of the course; None: launched.
+    launched: bool | None = None
 
     @property
     def is_instructor(self) -> bool:
         return self.role == "instructor"
+
+    @property
+    def in_course(self) -> bool:
+        """False when the roster says the learner is inactive or no longer in the course."""
+        return self.lms_status not in ("Inactive", "Deleted")
+
+    @property
+    def never_opened(self) -> bool:
+        return self.launched is False
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,7 @@ class Ags:
             ("lineitems", "GET"): self._list_line_items,
             ("lineitems", "POST"): self._create_line_item,
             ("lineitem", "GET"): self._get_line_item,
+            ("lineitem", "PUT"): self._put_line_item,
             ("scores", "POST"): self._post_score,
             ("results", "GET"): self._get_results,
         }
@@ -205,10 +206,12 @@ class Ags:
         _, type_id = self._authorize(request, _READ_LINEITEMS)
         self._require_course(route.context_id)
         query = request.query_params()
+        with self._lms.state.lock:
+            filters = self._lms.state.line_item_filters
         wanted = {
-            "resource_link_id": query.get("resource_link_id"),
-            "resource_id": query.get("resource_id"),
-            "tag": query.get("tag"),
+            "resource_link_id": query.get("resource_link_id") if filters else None,
+            "resource_id": query.get("resource_id") if filters else None,
+            "tag": query.get("tag") if filters else None,
         }
         with self._lms.state.lock:
             items = [
@@ -269,6 +272,18 @@ class Ags:
     def _get_line_item(self, request: Request, route: AgsRoute) -> Response:
         _, type_id = self._authorize(request, _READ_LINEITEMS)
         item = self._line_item(route)
+        return json_response(200, self.line_item_json(item, type_id), LINEITEM_TYPE)
+
+    def _put_line_item(self, request: Request, route: AgsRoute) -> Response:
+        _, type_id = self._authorize(request, _WRITE_LINEITEMS)
+        item = self._line_item(route)
+        body = self._json_body(request, LINEITEM_TYPE)
+        label = body.get("label") if isinstance(body, dict) else None
+        if not isinstance(label, str) or not label.strip():
+            raise _error(self._lms, 400, "label is required")
+        with self._lms.state.lock:
+            item.label = label
+        self._lms.stats.count("lineitem_update")
         return json_response(200, self.line_item_json(item, type_id), LINEITEM_TYPE)
 
     # -- scores and results -------------------------------------------------------------------

@@ -343,6 +343,23 @@ class LmsEmulator(BrowserLaunches):
                 if item.context_id == context_id
             ]
 
+    def delete_line_item(
+        self, context_id: str, resource_link_id: str | None = None, *, item_id: int | None = None
+    ) -> int:
+        """Delete a column as an instructor would in the LMS (by its link, or its id); returns its id."""
+        if item_id is None:
+            with self._state.lock:
+                found = [
+                    item.id
+                    for item in self._state.line_items.values()
+                    if item.context_id == context_id and item.resource_link_id == resource_link_id
+                ]
+            if not found:
+                raise KeyError(f"no line item for link {resource_link_id!r} in course {context_id!r}")
+            item_id = found[0]
+        self._state.delete_line_item(item_id)
+        return item_id
+
     def deep_link_responses(self) -> list[dict[str, Any]]:
         """Every deep-linking response the LMS received: accepted (with its items) or refused (with why)."""
         with self._state.lock:

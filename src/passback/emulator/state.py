@@ -229,6 +229,8 @@ class EmulatorState:
         self.deep_link_responses: list[dict[str, Any]] = []
         # NRPS: members the roster shows as Inactive, per course.
         self.inactive: dict[str, set[str]] = {}
+        # False: the line item container ignores resource_link_id/resource_id/tag filters (some LMSs do).
+        self.line_item_filters = True
 
     # -- registration -------------------------------------------------------------------------
 
@@ -389,6 +391,19 @@ class EmulatorState:
             self._next_line_item_id += 1
             self.line_items[item.id] = item
             return item
+
+    def delete_line_item(self, item_id: int) -> None:
+        """An instructor deletes the column in the LMS: its scores go, its link's launches lose `lineitem`."""
+        with self.lock:
+            item = self.line_items.pop(item_id, None)
+            if item is None:
+                raise KeyError(f"no line item {item_id}")
+            for link in self.links.values():
+                if link.line_item_id == item_id:
+                    link.line_item_id = None
+                    link.line_item_mode = "container_only"
+            for key in [key for key in self.latest_scores if key[0] == item_id]:
+                del self.latest_scores[key]
 
     # -- launch hints and sourcedids ----------------------------------------------------------
 

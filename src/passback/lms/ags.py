@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from passback.domain.delivery import FailureKind
 from passback.domain.grading import grades_are_percentages_ags
 from passback.lms.errors import LmsError, lms_message
 from passback.lms.http import Http, PlatformGate, retry_after_seconds
@@ -150,7 +151,23 @@ class AgsClient:
         message = lms_message(response.status_code, response.text, response.headers.get("Content-Type", ""))
         # Canvas answers 400 to an older timestamp and Moodle 409 to one not later at whole seconds.
         conflict = score and (response.status_code == 409 or (response.status_code == 400 and "timestamp" in message))
+        if score and response.status_code in (404, 410):
+            # The scores endpoint of a line item that no longer exists: the LMS column was deleted.
+            return LmsError(message, status=response.status_code, kind=FailureKind.COLUMN_DELETED)
         return LmsError(message, status=response.status_code, retry_after=retry_after, timestamp_conflict=conflict)
+
+    # For the other AGS clients (line items): the same token handling, gate and error mapping.
+    def authorised(
+        self, endpoint: TokenEndpoint, scopes: tuple[str, ...], call: Callable[[str], requests.Response]
+    ) -> requests.Response:
+        return self._authorised(endpoint, scopes, call)
+
+    def error(self, endpoint: TokenEndpoint, response: requests.Response) -> LmsError:
+        return self._error(endpoint, response)
+
+    @property
+    def http(self) -> Http:
+        return self._http
 
 
 def _json_list(response: requests.Response) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from passback.clock import utcnow
 from passback.data.platforms import ConsumerRepository, PlatformRepository
 from passback.domain.delivery import FailureKind
 from passback.domain.records import CourseRecord, LinkRecord
@@ -48,17 +49,24 @@ class LmsGateway:
             self.ags.post_score(endpoint, target.line_item_url, target.user_id, percent, timestamp, answered=answered)
         elif isinstance(target, OutcomeTarget):
             consumer_key = course.platform_key.removeprefix("lti11:")
-            secret = self._consumers.secret(consumer_key)
-            if secret is None:
+            secrets = self._consumers.secrets(consumer_key, utcnow())
+            if not secrets:
                 raise LmsError(
                     f"The LTI 1.1 consumer '{consumer_key}' is no longer registered here; an operator must add it "
                     "again (passback consumers add).",
                     status=None,
                     kind=FailureKind.PERMANENT,
                 )
-            self.outcomes.replace_result(
-                course.platform_id, target.service_url, target.sourcedid, percent, consumer_key, secret
-            )
+            for attempt, secret in enumerate(secrets, 1):
+                try:
+                    self.outcomes.replace_result(
+                        course.platform_id, target.service_url, target.sourcedid, percent, consumer_key, secret
+                    )
+                    return
+                except LmsError as error:
+                    # Within a rotation's grace period the LMS may still hold the previous secret.
+                    if attempt == len(secrets) or not _signature_refused(error):
+                        raise
 
     def token_endpoint(self, course: CourseRecord, link: LinkRecord) -> TokenEndpoint:
         issuer = course.platform_key.removeprefix("lti13:")
@@ -90,3 +98,7 @@ class LmsGateway:
                 kind=FailureKind.PERMANENT,
             )
         return hit[1]
+
+
+def _signature_refused(error: LmsError) -> bool:
+    return error.status in (401, 403) or (error.status == 200 and "signature" in error.message.lower())

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from passback.local.jwt_authorizer import JwtAuthorizer
 from passback.local.runtime import LocalFunction
 from passback.local.template import Route
 
@@ -79,6 +80,7 @@ def http_api_event(
 class Gateway:
     def __init__(self, routes: list[tuple[Route, LocalFunction]], host: str, port: int) -> None:
         self.routes = routes
+        self._authorizer: JwtAuthorizer | None = None
         gateway = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -96,6 +98,12 @@ class Gateway:
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
 
+    def authorizer(self) -> JwtAuthorizer:
+        """The JWT authorizer; its issuer is this gateway's own base URL (PublicBaseUrl locally)."""
+        if self._authorizer is None:
+            self._authorizer = JwtAuthorizer(f"http://{self.server.server_address[0]!s}:{self.port}")
+        return self._authorizer
+
     @property
     def port(self) -> int:
         return int(self.server.server_address[1])
@@ -104,7 +112,9 @@ class Gateway:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        # shutdown() waits for serve_forever to notice: it would wait forever if it never started.
+        if self.thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
 
     def serve(self, request: BaseHTTPRequestHandler) -> None:
@@ -122,6 +132,16 @@ class Gateway:
             event = http_api_event(
                 method, request.path, dict(request.headers.items()), body, request.client_address[0], route, params
             )
+            if route.jwt_audiences:
+                verdict = self.authorizer().check(
+                    request.headers.get("Authorization"), route.jwt_audiences, route.scopes
+                )
+                if verdict.status != 200:
+                    # API Gateway's own answers: the function never runs.
+                    text = b'{"message":"Unauthorized"}' if verdict.status == 401 else b'{"message":"Forbidden"}'
+                    self._reply(request, verdict.status, {"content-type": "application/json"}, [], text)
+                    return
+                event["requestContext"]["authorizer"] = verdict.context
             try:
                 result = function.invoke(event)
             except Exception:

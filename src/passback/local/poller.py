@@ -81,7 +81,8 @@ class QueuePoller:
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=5)
+            if thread.ident is not None:  # started (a stack that failed to start never started some)
+                thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -8,6 +8,7 @@ seconds.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -38,9 +39,52 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
+class StackError(Exception):
+    """The local stack cannot start (a busy port, say); the message says what to do."""
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def busy_port(host: str, port: int, option: str) -> StackError:
+    return StackError(
+        f"port {port} on {host} is in use (another `passback serve` or `demo`?): pass {option} N, "
+        f"or {option} 0 for a free one"
+    )
+
+
+def answers(base_url: str) -> bool:
+    """Whether a stack serves at `base_url` (its JWKS answers)."""
+    import requests
+
+    try:
+        return requests.get(f"{base_url}/.well-known/jwks.json", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _die_with_parent() -> None:
+    """In the moto child: SIGTERM when the process that started it dies, even by SIGKILL (Linux)."""
+    import contextlib
+    import ctypes
+    import signal
+
+    # Not Linux: no prctl, and stop() still ends the child on every ordinary exit.
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def wait_for_port(host: str, port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise StackError(f"the moto server on {host}:{port} exited at start (status {process.returncode})")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
@@ -76,13 +120,16 @@ class MotoServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
+        if not port_is_free(self.host, self.port):
+            raise busy_port(self.host, self.port, "--aws-port")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and moto's module
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, **LOCAL_CREDENTIALS},
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
         )
-        wait_for_port(self.host, self.port)
+        wait_for_port(self.host, self.port, process=self.process)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -182,8 +229,7 @@ class LocalStack:
         extra_environment: dict[str, str] | None = None,
     ) -> None:
         self.host = host
-        self.port = port or free_port(host)
-        self.moto = MotoServer(host, aws_port or free_port(host))
+        self.port = port  # 0: the gateway binds a free one (start() reads which)
         self.schedule_seconds = schedule_seconds
         self.template = Template(template_path or default_template_path())
         self.state_file = state_file
@@ -194,8 +240,11 @@ class LocalStack:
         self.pollers: list[QueuePoller] = []
         self.gateway: Gateway | None = None
         self.info: StackInfo | None = None
+        self.aws_port = aws_port
+        self.moto: MotoServer | None = None
         self._stop = threading.Event()
         self._scheduler: threading.Thread | None = None
+        self._wrote_state = False
 
     @property
     def base_url(self) -> str:
@@ -208,6 +257,9 @@ class LocalStack:
 
         # Metrics are off locally; powertools would warn on every invocation that none were published.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        # The API's port first: a busy one fails here, before anything else was started.
+        self._bind_gateway()
+        self.moto = MotoServer(self.host, self.aws_port or free_port(self.host))
         self.moto.start()
         refs = self._create_resources()
         self._configure_environment(refs)
@@ -221,9 +273,11 @@ class LocalStack:
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             self.state_file.write_text(json.dumps(self.info.to_json(), indent=2) + "\n", encoding="utf-8")
+            self._wrote_state = True
         return self.info
 
     def stop(self) -> None:
+        """Stop what was started, whatever start() got to (safe after a failed start, and twice)."""
         self._stop.set()
         if self.gateway is not None:
             self.gateway.stop()
@@ -231,9 +285,12 @@ class LocalStack:
             poller.stop()
         if self._scheduler is not None:
             self._scheduler.join(timeout=5)
-        self.moto.stop()
-        if self.state_file is not None and self.state_file.exists():
+        if self.moto is not None:
+            self.moto.stop()
+        # Only the state file this stack wrote: another stack's must stay (its verbs rely on it).
+        if self._wrote_state and self.state_file is not None and self.state_file.exists():
             self.state_file.unlink()
+            self._wrote_state = False
 
     def wait(self) -> None:
         while not self._stop.is_set():
@@ -241,7 +298,24 @@ class LocalStack:
 
     # ------------------------------------------------------------------ resources
 
+    def _bind_gateway(self) -> None:
+        """Bind the API's port; the functions' handlers are imported on their first call."""
+        routes: list[tuple[Route, LocalFunction]] = []
+        for definition in self.template.functions():
+            function = self.functions[definition.logical_id] = LocalFunction(definition, REGION)
+            routes.extend((route, function) for route in definition.routes)
+        # Longer templates first, so /gradebook/{proxy+} does not shadow a fixed path.
+        routes.sort(key=lambda pair: (("{" in pair[0].path), -len(pair[0].path)))
+        try:
+            self.gateway = Gateway(routes, self.host, self.port)
+        except OSError as error:
+            if error.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise busy_port(self.host, self.port, "--port") from error
+            raise
+        self.port = self.gateway.port
+
     def _create_resources(self) -> dict[str, str]:
+        assert self.moto is not None
         created = create_resources(self.template, base_url=self.base_url, endpoint_url=self.moto.url)
         self.info = StackInfo(
             base_url=self.base_url,
@@ -258,6 +332,7 @@ class LocalStack:
     def _configure_environment(self, refs: dict[str, str]) -> None:
         env = function_environment(self.template, refs)
         env.update(LOCAL_CREDENTIALS)
+        assert self.moto is not None
         env.update(
             {
                 "AWS_ENDPOINT_URL": self.moto.url,
@@ -279,11 +354,8 @@ class LocalStack:
         self.info.mail_dir = env["PASSBACK_MAIL_DIR"]
 
     def _start_functions(self, refs: dict[str, str]) -> None:
-        routes: list[tuple[Route, LocalFunction]] = []
-        for definition in self.template.functions():
-            function = self.functions[definition.logical_id] = LocalFunction(definition, REGION)
-            routes.extend((route, function) for route in definition.routes)
-            for source in definition.sqs:
+        for function in self.functions.values():
+            for source in function.definition.sqs:
                 poller = QueuePoller(
                     function,
                     refs[source.queue],
@@ -295,9 +367,7 @@ class LocalStack:
                     retry_delay_seconds=self.retry_delay,
                 )
                 self.pollers.append(poller)
-        # Longer templates first, so /gradebook/{proxy+} does not shadow a fixed path.
-        routes.sort(key=lambda pair: (("{" in pair[0].path), -len(pair[0].path)))
-        self.gateway = Gateway(routes, self.host, self.port)
+        assert self.gateway is not None
         self.gateway.start()
         for poller in self.pollers:
             poller.start()

@@ -74,6 +74,9 @@ class SqsSource:
 class Route:
     method: str
     path: str
+    # A JWT authorizer on the route (issue 21): its audiences and the scopes the route asks for.
+    jwt_audiences: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
 
     def matches(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in ("ANY", method):
@@ -130,6 +133,16 @@ class Template:
         # Dead-letter queues first: a redrive policy names an existing queue.
         return sorted(found, key=lambda q: q.dead_letter is not None)
 
+    def jwt_audiences(self) -> dict[str, tuple[str, ...]]:
+        """The HTTP API's JWT authorizers by name, with their audiences (the issuer is the base URL)."""
+        found: dict[str, tuple[str, ...]] = {}
+        for props in self.of_type("AWS::Serverless::HttpApi").values():
+            for name, spec in ((props.get("Auth") or {}).get("Authorizers") or {}).items():
+                config = spec.get("JwtConfiguration") if isinstance(spec, dict) else None
+                if config:
+                    found[str(name)] = tuple(str(a) for a in config.get("audience") or ())
+        return found
+
     def secrets(self) -> dict[str, dict[str, Any]]:
         return self.of_type("AWS::SecretsManager::Secret")
 
@@ -141,7 +154,16 @@ class Template:
             for event in (props.get("Events") or {}).values():
                 kind, eprops = event.get("Type"), event.get("Properties", {})
                 if kind == "HttpApi":
-                    routes.append(Route(method=str(eprops["Method"]).upper(), path=str(eprops["Path"])))
+                    auth = eprops.get("Auth") or {}
+                    audiences = self.jwt_audiences().get(str(auth.get("Authorizer", "")), ())
+                    routes.append(
+                        Route(
+                            method=str(eprops["Method"]).upper(),
+                            path=str(eprops["Path"]),
+                            jwt_audiences=audiences,
+                            scopes=tuple(str(s) for s in auth.get("AuthorizationScopes") or ()),
+                        )
+                    )
                 elif kind == "SQS":
                     sqs.append(
                         SqsSource(

@@ -114,8 +114,8 @@ class Lti11:
                 status=401,
             )
         key = form["oauth_consumer_key"]
-        secret = self.consumers.secret(key)
-        if secret is None or self.consumers.get(key) is None:
+        secrets = self.consumers.secrets(key, now)
+        if not secrets or self.consumers.get(key) is None:
             raise LaunchRefused(
                 "consumer key", f"the consumer key {key[:80]!r} is not registered.", CONSUMER_ADVICE, status=403
             )
@@ -134,10 +134,13 @@ class Lti11:
         # The launch URL's query (a per-link URL such as `.../lti11/launch?activity_id=quiz-1`) is
         # part of what the LMS signed; oauthlib takes the query parameters from the URL.
         signed_url = url + ("?" + urlencode(list(http.query.items())) if http.query else "")
-        endpoint = SignatureOnlyEndpoint(_Validator(secret))
         body = urlencode(list(form.items()))
-        valid, _ = endpoint.validate_request(
-            signed_url, "POST", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        # After a rotation the LMS may still sign with the previous secret (its grace period).
+        valid = any(
+            SignatureOnlyEndpoint(_Validator(secret)).validate_request(
+                signed_url, "POST", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            )[0]
+            for secret in secrets
         )
         if not valid:
             raise LaunchRefused(

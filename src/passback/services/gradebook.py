@@ -149,6 +149,14 @@ MARKS: dict[str, Mark] = {
             "student confirms the email",
         ),
         Mark(
+            CellStatus.COLUMN_DELETED,
+            "⌫",
+            "LMS column deleted",
+            Tone.BAD,
+            "The link's column was deleted in the LMS, so its grades have nowhere to go; nothing is sent or retried.",
+            "recreate the column",
+        ),
+        Mark(
             NO_LINK,
             "○",
             "no LMS link",
@@ -178,6 +186,7 @@ NEEDS_ATTENTION = frozenset(
         CellStatus.GAVE_UP,
         CellStatus.LMS_NEWER,
         CellStatus.RETRYING,
+        CellStatus.COLUMN_DELETED,
     }
 )
 
@@ -231,6 +240,8 @@ class RowView:
     name: str
     email: str | None
     cells: tuple[CellView, ...]
+    # Brought in by the course roster (NRPS) and never opened a link of the course.
+    never_opened: bool = False
 
 
 @dataclass(frozen=True)
@@ -324,6 +335,7 @@ def build_view(snapshot: GradebookSnapshot, now: datetime) -> GradebookView:
                 name=enrollment.name or enrollment.email or enrollment.lms_user_id or enrollment.learner_id,
                 email=enrollment.email,
                 cells=tuple(cells),
+                never_opened=enrollment.never_opened,
             )
         )
     columns = tuple(
@@ -388,6 +400,11 @@ def cell_view(
     if column.composite:
         grade, note = owed.value, None
     recorded = cell.status if cell is not None else None
+    blocked = delivery.lms_blocks(column_deleted=link.column_deleted, in_course=enrollment.in_course)
+    if blocked is not None:
+        # What the sync routine records before any POST (services/sync.py), shown the same way.
+        message = delivery.COLUMN_DELETED_EXPLANATION if link.column_deleted else delivery.NOT_IN_COURSE_BY_ROSTER
+        return CellView(enrollment.learner_id, link.link_id, grade, blocked, message, note=note)
     failures = {
         CellStatus.LMS_ERROR,
         CellStatus.USER_NOT_IN_COURSE,

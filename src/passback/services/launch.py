@@ -252,8 +252,8 @@ class LaunchService:
             email=facts.email,
             now=now,
         )
-        if bound == learner_id and facts.email:
-            self.learners.claim_email(facts.email, learner_id)
+        # The LMS's email is not claimed: an address asserted by a launch is no proof of owning the
+        # product account with that address (docs/merges.md, "Who may assert what").
         return bound, False
 
     def _enroll(

@@ -27,6 +27,7 @@ from passback.data.courses import CourseRepository
 from passback.data.enrollments import EnrollmentRepository
 from passback.data.errors import Conflict
 from passback.data.learners import LearnerRepository
+from passback.data.products import MessageStatuses
 from passback.data.progress import ProgressRepository
 from passback.domain.grading import grade_from_timeline
 from passback.domain.progress import ScoreReport, progress_belongs_to_the_learner
@@ -34,7 +35,7 @@ from passback.domain.records import CourseRecord, EnrollmentRecord, GradeEntry
 from passback.ids import platform_id, platform_key_lti11, platform_key_lti13
 from passback.messages import ActivityMessage, LearnerRef, ScoreMessage, parse_product_message
 from passback.observability import count, logger
-from passback.queues import Queues
+from passback.queues import PRODUCT_ATTRIBUTE, Queues
 from passback.services.grades import CourseGrades, settle
 from passback.services.pool import run_all
 from passback.services.sync import SyncService
@@ -54,6 +55,12 @@ class UnknownLearner(PermanentMessageError):
     reason = "unknown learner"
 
 
+class NotThisProductsLearner(PermanentMessageError):
+    """An email-form message for an address another product vouched for (docs/merges.md)."""
+
+    reason = "not this product's learner"
+
+
 class UnknownActivity(Exception):
     """Not (yet) in the catalog: retried a few times, then dead-lettered."""
 
@@ -68,6 +75,8 @@ class Applied:
     course_ids: frozenset[str] = frozenset()
     # The enrollments as this message left them, so the sync need not read them again.
     enrollments: tuple[EnrollmentRecord, ...] = ()
+    # False when the report was older than the one kept, or a duplicate (the API's "unchanged").
+    changed: bool = True
 
 
 @dataclass
@@ -89,6 +98,7 @@ class ScoringService:
         queues: Queues,
         *,
         workers: int = 8,
+        statuses: MessageStatuses | None = None,
         grades: CourseGrades | None = None,
     ) -> None:
         self.grades = grades or CourseGrades(progress, enrollments, catalog, courses)
@@ -100,10 +110,17 @@ class ScoringService:
         self.sync = sync
         self.queues = queues
         self.workers = workers
+        self.statuses = statuses
 
     # ------------------------------------------------------------------ one message
 
-    def apply(self, message: ScoreMessage | ActivityMessage, now: datetime, course_cache: dict[str, Any]) -> Applied:
+    def apply(
+        self,
+        message: ScoreMessage | ActivityMessage,
+        now: datetime,
+        course_cache: dict[str, Any],
+        product_id: str | None = None,
+    ) -> Applied:
         """Apply one message; says which learner and courses it may have changed."""
         if isinstance(message, ActivityMessage):
             self.catalog.put(
@@ -115,9 +132,9 @@ class ScoringService:
             )
             count("ActivitiesApplied")
             return Applied()
-        return self.apply_score(message, now, course_cache)
+        return self.apply_score(message, now, course_cache, product_id)
 
-    def learner_for(self, ref: LearnerRef, now: datetime) -> str:
+    def learner_for(self, ref: LearnerRef, now: datetime, product_id: str | None = None) -> str:
         if ref.learner_id is not None:
             learner = self.learners.get(ref.learner_id)
             if learner is None:
@@ -125,13 +142,19 @@ class ScoringService:
             # A product may still hold the id a launch gave it before an account merge (rule 12).
             return str(learner.merged_into or ref.learner_id)
         if ref.email is not None:
-            found = self.learners.by_email(ref.email)
-            if found is not None:
-                return found
-            learner_id = self.learners.create(email=ref.email.strip().lower(), name=None, now=now)
-            if self.learners.claim_email(ref.email, learner_id):
-                return learner_id
-            return self.learners.by_email(ref.email) or learner_id
+            # Only a product vouches for an address (an LMS launch never claims one): the account is
+            # the product's own, and an address another product vouched for is not its to use.
+            claim = self.learners.email_claim(ref.email)
+            if claim is None:
+                learner_id = self.learners.create(email=ref.email.strip().lower(), name=None, now=now)
+                if self.learners.claim_email(ref.email, learner_id, product_id=product_id):
+                    return learner_id
+                claim = self.learners.email_claim(ref.email)
+                if claim is None:
+                    return learner_id
+            if product_id is not None and claim[1] != product_id:
+                raise NotThisProductsLearner(f"the account {ref.email!r} belongs to another product")
+            return claim[0]
         key = platform_key_lti13(ref.issuer) if ref.issuer else platform_key_lti11(str(ref.consumer_key))
         pid = platform_id(key)
         assert ref.user_id is not None
@@ -145,11 +168,14 @@ class ScoringService:
             platform_id=pid, lms_user_id=ref.user_id, learner_id=learner_id, email=None, now=now
         )
 
-    def apply_score(self, message: ScoreMessage, now: datetime, course_cache: dict[str, Any]) -> Applied:
+    def apply_score(
+        self, message: ScoreMessage, now: datetime, course_cache: dict[str, Any], product_id: str | None = None
+    ) -> Applied:
         activity = self.catalog.get(message.activity_id)
         if activity is None:
             raise UnknownActivity(f"activity {message.activity_id!r} is not in the catalog")
-        learner_id = self.learner_for(message.learner, now)
+        learner_id = self.learner_for(message.learner, now, product_id)
+        changed = True
         report = ScoreReport(
             message_id=message.message_id,
             learner_id=learner_id,
@@ -164,8 +190,11 @@ class ScoringService:
             new = progress_belongs_to_the_learner(current, report)
             if new is None:
                 count("ScoresUnchanged")
+                changed = False
                 break
             if self.progress.save(new, now=now):
+                # "unchanged" for the product: older than the newest report, no new high in answers.
+                changed = new.overall != current.overall
                 current = new
                 count("ScoresApplied")
                 break
@@ -184,7 +213,10 @@ class ScoringService:
             if record is not None:
                 stored.append(record)
         return Applied(
-            learner_id=learner_id, course_ids=frozenset(c.course_id for c in courses), enrollments=tuple(stored)
+            learner_id=learner_id,
+            course_ids=frozenset(c.course_id for c in courses),
+            enrollments=tuple(stored),
+            changed=changed,
         )
 
     def _courses_with_activity(self, learner_id: str, activity_id: str, cache: dict[str, Any]) -> list[CourseRecord]:
@@ -226,22 +258,27 @@ class ScoringService:
 
     def _handle_record(self, record: Any, now: datetime, course_cache: dict[str, Any], result: BatchResult) -> None:
         body = record.body
+        product_id = _product_of(record)
         try:
             message = parse_product_message(body)
         except (ValidationError, ValueError) as error:
-            self._dead_letter(record, "invalid message", _validation_summary(error))
+            self._dead_letter(record, "invalid message", _validation_summary(error), product_id)
             return
         try:
-            applied = self.apply(message, now, course_cache)
+            applied = self.apply(message, now, course_cache, product_id)
         except PermanentMessageError as error:
-            self._dead_letter(record, error.reason, str(error))
+            self._dead_letter(record, error.reason, str(error), product_id, message.message_id, now)
             return
         except UnknownActivity as error:
             receives = int(record.attributes.approximate_receive_count or 1)
             if receives >= UNKNOWN_ACTIVITY_RECEIVES:
-                self._dead_letter(record, error.reason, f"{error} after {receives} deliveries")
+                detail = f"{error} after {receives} deliveries"
+                self._dead_letter(record, error.reason, detail, product_id, message.message_id, now)
                 return
             raise
+        if product_id is not None and self.statuses is not None:
+            status = "applied" if applied.changed else "unchanged"
+            self.statuses.settle(product_id, message.message_id, status, now)
         if applied.learner_id is None:
             return
         sent_ms = record.attributes.sent_timestamp
@@ -254,13 +291,25 @@ class ScoringService:
             # Messages of a batch are applied in order, so the last record seen is the newest written here.
             result.enrollments[(enrollment.course_id, enrollment.learner_id)] = enrollment
 
-    def _dead_letter(self, record: Any, reason: str, detail: str) -> None:
+    def _dead_letter(
+        self,
+        record: Any,
+        reason: str,
+        detail: str,
+        product_id: str | None = None,
+        message_id: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
         logger.warning(
             "score message dead-lettered",
             extra={"reason": reason, "detail": detail[:500], "sqs_message_id": record.message_id},
         )
         count("DeadLettered")
-        self.queues.dead_letter(record.body, reason=reason, detail=detail, source_message_id=record.message_id)
+        self.queues.dead_letter(
+            record.body, reason=reason, detail=detail, source_message_id=record.message_id, product_id=product_id
+        )
+        if product_id is not None and message_id is not None and now is not None and self.statuses is not None:
+            self.statuses.settle(product_id, message_id, "dead-lettered", now, reason=reason, detail=detail)
 
     def _sync_touched(self, result: BatchResult, now: datetime, course_cache: dict[str, Any]) -> set[str]:
         """Sync each touched learner once per course, in parallel; message ids whose sync crashed."""
@@ -291,11 +340,14 @@ def _logged(message_ids: set[str], key: tuple[str, str], error: Exception) -> se
     return message_ids
 
 
+def _product_of(record: Any) -> str | None:
+    """The product that posted this message through the API (the API function tags it), if any."""
+    attribute = (record.raw_event.get("messageAttributes") or {}).get(PRODUCT_ATTRIBUTE) or {}
+    value = attribute.get("stringValue")
+    return str(value) if value else None
+
+
 def _validation_summary(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        parts = []
-        for item in error.errors()[:5]:
-            where = ".".join(str(p) for p in item.get("loc", ()) if p != "message")
-            parts.append(f"{where or 'message'}: {item.get('msg')}")
-        return "; ".join(parts)
-    return str(error)
+    from passback.messages import describe_invalid
+
+    return describe_invalid(error)

@@ -29,7 +29,7 @@ from passback.domain.delivery import (
 )
 from passback.domain.grading import AssignedActivity, Owed, two_link_styles
 from passback.domain.records import Attempt, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
-from passback.domain.targets import Target, no_target_no_passback
+from passback.domain.targets import AgsTarget, Target, no_target_no_passback
 from passback.lms.errors import LmsError
 from passback.lms.gateway import LmsGateway
 from passback.observability import count, logger
@@ -161,6 +161,23 @@ class SyncService:
         owed = link_owes(course, enrollment, link, now)
         target = link_target(course, link, enrollment, cell)
         current = cell or CellRecord(course_id=course.course_id, learner_id=enrollment.learner_id, link_id=link.link_id)
+        blocked = delivery.lms_blocks(column_deleted=link.column_deleted, in_course=enrollment.in_course)
+        if blocked is not None:
+            # Known before any POST: a deleted column (recreate it) or a learner the roster says left.
+            if current.status == blocked and current.owed_value == owed.value:
+                return SyncOutcome(link.link_id, enrollment.learner_id, current.status, sent=False)
+            message = delivery.COLUMN_DELETED_EXPLANATION if link.column_deleted else delivery.NOT_IN_COURSE_BY_ROSTER
+            saved = self.cells.save(
+                replace(
+                    current,
+                    status=blocked,
+                    message=message,
+                    owed_value=owed.value,
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+            )
+            return SyncOutcome(link.link_id, enrollment.learner_id, saved.status, sent=False)
         decision = sync_decision(
             owed=owed.value,
             released=owed.released,
@@ -222,7 +239,7 @@ class SyncService:
         try:
             self.lms.send(course, link, target, value, timestamp, answered=owed.answered)
         except LmsError as error:
-            updated = self._failed(cell, error, value, timestamp, owed, now)
+            updated = self._failed(cell, error, value, timestamp, owed, now, target)
             logger.warning(
                 "passback failed",
                 extra={
@@ -257,7 +274,14 @@ class SyncService:
         return SyncOutcome(link.link_id, enrollment.learner_id, saved.status, sent=saved.status == CellStatus.SYNCED)
 
     def _failed(
-        self, cell: CellRecord, error: LmsError, value: float, timestamp: int, owed: Owed, now: datetime
+        self,
+        cell: CellRecord,
+        error: LmsError,
+        value: float,
+        timestamp: int,
+        owed: Owed,
+        now: datetime,
+        target: Target | None = None,
     ) -> CellRecord:
         attempts = cell.attempts + (0 if error.deferred else 1)
         first = cell.first_failure_at or now
@@ -299,6 +323,15 @@ class SyncService:
                 status=CellStatus.USER_NOT_IN_COURSE,
                 next_attempt_at=None,
                 message=f"{error.message} {delivery.USER_NOT_IN_COURSE_EXPLANATION}",
+            )
+        if error.kind is FailureKind.COLUMN_DELETED and isinstance(target, AgsTarget):
+            # Every cell of the link shares the column: mark the link so none of them POSTs again.
+            self.courses.mark_line_item_deleted(cell.course_id, cell.link_id, target.line_item_url)
+            return replace(
+                base,
+                status=CellStatus.COLUMN_DELETED,
+                next_attempt_at=None,
+                message=delivery.COLUMN_DELETED_EXPLANATION,
             )
         if error.kind is FailureKind.LMS_NEWER:
             count("LmsNewer")

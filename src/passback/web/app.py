@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from passback.web import gradebook_routes, keys_routes, lti_routes, merge_routes, registration_routes
+from passback.web import (
+    advantage_routes,
+    gradebook_routes,
+    keys_routes,
+    lti_routes,
+    merge_routes,
+    registration_routes,
+)
 
 
 def build() -> APIGatewayHttpResolver:
@@ -14,4 +21,5 @@ def build() -> APIGatewayHttpResolver:
     app.include_router(gradebook_routes.router)
     app.include_router(merge_routes.router)
     app.include_router(registration_routes.router)
+    app.include_router(advantage_routes.router)
     return app

@@ -15,6 +15,7 @@ from passback.lti.deep_linking import DeepLinkingRequest
 from passback.lti.errors import LaunchRefused
 from passback.observability import logger
 from passback.services.launch import LaunchFacts, LaunchOutcome
+from passback.services.products import grant_handoff
 from passback.settings import get_settings
 from passback.web import deep_linking, handoff, pages, session
 from passback.web.http import HttpRequest, WebResponse, public_base_url
@@ -75,12 +76,11 @@ def after_launch(outcome: LaunchOutcome, facts: LaunchFacts, http: HttpRequest, 
             lms_origin=outcome.course.lms_origin or facts.lms_origin,
             now=now,
         )
-        location = f"{base}/gradebook/{outcome.course.course_id}?s={started.token}"
-        return WebResponse(
-            303,
-            headers={"Location": location, **NO_STORE},
-            cookies=[session.session_cookie(started, secure=base.startswith("https://"))],
-        )
+        # The URL carries a one-time ticket, never the session (web/session.py): the page's first
+        # load exchanges it and sets the cookie.
+        ticket = session.ticket(keys, started, now=now)
+        location = f"{base}/gradebook/{outcome.course.course_id}?{session.TICKET_PARAMETER}={ticket}"
+        return WebResponse(303, headers={"Location": location, **NO_STORE})
     activity = container.catalog().get(outcome.activity_id) if outcome.activity_id else None
     product_url = (activity.product_url if activity else None) or get_settings().product_home_url
     if not product_url:
@@ -99,6 +99,15 @@ def after_launch(outcome: LaunchOutcome, facts: LaunchFacts, http: HttpRequest, 
             correlation_id=http.request_id,
         )
         return WebResponse(200, html, headers=dict(NO_STORE))
+    if outcome.role == "learner":
+        # The learner id in the token is issued to the product(s) it goes to: only they may report on it.
+        grant_handoff(
+            container.products(),
+            learner_id=outcome.learner_id,
+            activity_id=outcome.activity_id,
+            platform_id=outcome.course.platform_id,
+            now=now,
+        )
     token = handoff.handoff_token(
         keys,
         base_url=base,

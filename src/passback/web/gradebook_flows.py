@@ -1,15 +1,15 @@
 """What the gradebook routes do: check the session (and the CSRF value on actions), act, render.
 
-Every request needs the instructor's session for this very course: the `s` parameter (links and
-forms carry it, for LMS iframes that block third-party cookies) or the `pb_session` cookie. Every
-action also needs the `csrf` form field, which only the page itself knows. Anything else is a 403.
+Every request needs the instructor's session for this very course: the `s` field of the page's
+own forms (POST bodies: LMS iframes may block third-party cookies) or the `pb_session` cookie.
+A URL never carries a session: the launch's redirect carries a one-time ticket (`t`) that the
+page's first load exchanges for one (`web/session.py`). Every action also needs the `csrf` form
+field, which only the page itself knows. Anything else is a 403.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-import jwt
 
 from passback import container
 from passback.domain.release import ReleasePolicy
@@ -17,7 +17,7 @@ from passback.observability import logger
 from passback.services.course_settings import SettingRefused
 from passback.services.gradebook import GradebookView, to_csv
 from passback.web import gradebook_page, pages, session
-from passback.web.http import HttpRequest, WebResponse
+from passback.web.http import HttpRequest, WebResponse, public_base_url
 
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
@@ -27,12 +27,51 @@ class Forbidden(Exception):
 
 
 def authorised(http: HttpRequest, course_id: str, now: datetime) -> session.Session:
-    """The instructor's session for this very course, from the `s` parameter or the cookie."""
-    token = http.param("s") or http.cookies.get(session.SESSION_COOKIE)
+    """The instructor's session for this very course, from the page's form (`s`) or the cookie.
+
+    Never from the query string: a URL is what people copy.
+    """
+    token = http.form.get("s") or http.cookies.get(session.SESSION_COOKIE)
     try:
         found = session.verify(container.tool_keys(), token, now=now)
     except session.SessionError as error:
         raise Forbidden(str(error)) from error
+    return _for_course(found, course_id)
+
+
+def _spend_ticket(jti: str, keep_until: datetime, now: datetime) -> bool:
+    return container.nonces().consume("gradebook-ticket", jti, now, keep_until)
+
+
+def from_ticket(http: HttpRequest, course_id: str, now: datetime) -> tuple[session.Session, list[str]]:
+    """The page's first load: exchange the URL's one-time ticket for the session (and its cookie).
+
+    A spent or expired ticket falls back to the cookie (a reload where the browser kept it); a
+    copied URL in another browser has neither.
+    """
+    try:
+        found = session.redeem(
+            container.tool_keys(),
+            http.query.get(session.TICKET_PARAMETER),
+            now=now,
+            consume=lambda jti, until: _spend_ticket(jti, until, now),
+        )
+    except session.SessionError as error:
+        if http.cookies.get(session.SESSION_COOKIE):
+            return authorised(http, course_id, now), []
+        raise Forbidden(str(error)) from error
+    current = _for_course(found, course_id)
+    secure = public_base_url(http).startswith("https://")
+    return current, [session.session_cookie(current, secure=secure, now=now)]
+
+
+def ticket_url(course_id: str, current: session.Session, now: datetime, **extra: str) -> str:
+    """A URL for the page that works once (after an action: the 303 lands on it)."""
+    token = session.ticket(container.tool_keys(), current, now=now)
+    return gradebook_page.page_url(course_id, token, **extra)
+
+
+def _for_course(found: session.Session, course_id: str) -> session.Session:
     if found.course_id != course_id:
         raise Forbidden("this session belongs to another course: open the gradebook from that course's LMS link")
     if not found.is_instructor:
@@ -64,15 +103,6 @@ def frame_headers(current: session.Session) -> dict[str, str]:
     return {**PRIVATE, "Content-Security-Policy": policy}
 
 
-def session_expiry(current: session.Session) -> datetime | None:
-    """When the (already verified) session ends, to tell the instructor."""
-    try:
-        claims = jwt.decode(current.token, options={"verify_signature": False})
-        return datetime.fromtimestamp(int(claims["exp"]), UTC)
-    except (jwt.InvalidTokenError, KeyError, ValueError):
-        return None
-
-
 def _render(
     view: GradebookView,
     current: session.Session,
@@ -80,27 +110,33 @@ def _render(
     status: int = 200,
     done: str | None = None,
     error: str | None = None,
+    cookies: list[str] | None = None,
 ) -> WebResponse:
     html = gradebook_page.render(
         view,
         token=current.token,
         csrf=current.csrf,
-        session_expires=session_expiry(current),
+        session_expires=current.expires,
         done=done,
         error=error,
     )
-    return WebResponse(status, html, headers=frame_headers(current))
+    return WebResponse(status, html, headers=frame_headers(current), cookies=list(cookies or []))
 
 
 def page(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
+    """GET: the first load (a ticket) or a reload (the cookie). POST: the page's own forms (the `s` field)."""
+    cookies: list[str] = []
     try:
-        current = authorised(http, course_id, now)
+        if http.method == "GET" and session.TICKET_PARAMETER in http.query:
+            current, cookies = from_ticket(http, course_id, now)
+        else:
+            current = authorised(http, course_id, now)
     except Forbidden as error:
         return forbidden(http, str(error))
     view = container.gradebook().build(course_id, now)
     if view is None:
         return forbidden(http, "this course does not exist")
-    return _render(view, current, done=http.query.get("done"))
+    return _render(view, current, done=http.query.get("done"), cookies=cookies)
 
 
 def export_csv(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
@@ -120,8 +156,9 @@ def export_csv(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
     return WebResponse(200, to_csv(view), content_type="text/csv; charset=utf-8", headers=headers)
 
 
-def _back(course_id: str, current: session.Session, done: str, anchor: str = "") -> WebResponse:
-    location = gradebook_page.page_url(course_id, current.token, done=done) + (f"#{anchor}" if anchor else "")
+def _back(course_id: str, current: session.Session, now: datetime, done: str, anchor: str = "") -> WebResponse:
+    """Back to the page after an action, on a one-time URL (a browser without the cookie needs it)."""
+    location = ticket_url(course_id, current, now, done=done) + (f"#{anchor}" if anchor else "")
     return WebResponse(303, headers={"Location": location, **PRIVATE})
 
 
@@ -142,7 +179,7 @@ def release(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
     if course is None or activity_id not in course.activities:
         return _bad_request(http, "That activity is not assigned in this course.")
     container.jobs().request("release", course_id, now, activity_id=activity_id, requested_by=current.learner_id)
-    return _back(course_id, current, "released", f"col-{activity_id}")
+    return _back(course_id, current, now, "released", f"col-{activity_id}")
 
 
 def resync(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
@@ -164,19 +201,19 @@ def resync(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
         if not learner_id or link_id not in course.links:
             return _bad_request(http, "That cell is not in this course.")
         jobs.request("resync", course_id, now, learner_id=learner_id, link_id=link_id, requested_by=who)
-        return _back(course_id, current, "resync-cell", f"r-{learner_id}")
+        return _back(course_id, current, now, "resync-cell", f"r-{learner_id}")
     if activity_id:
         if activity_id not in course.activities:
             return _bad_request(http, "That activity is not assigned in this course.")
         jobs.request("resync", course_id, now, activity_id=activity_id, requested_by=who)
-        return _back(course_id, current, "resync-column", f"col-{activity_id}")
+        return _back(course_id, current, now, "resync-column", f"col-{activity_id}")
     if link_id:
         if link_id not in course.links:
             return _bad_request(http, "That link is not in this course.")
         jobs.request("resync", course_id, now, link_id=link_id, requested_by=who)
-        return _back(course_id, current, "resync-column", "col-composite")
+        return _back(course_id, current, now, "resync-column", "col-composite")
     jobs.request("resync", course_id, now, requested_by=who)
-    return _back(course_id, current, "resync-course")
+    return _back(course_id, current, now, "resync-course")
 
 
 def parse_moment(text: str) -> datetime:
@@ -211,7 +248,7 @@ def set_policy(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
     except SettingRefused as refused:
         return _refused(http, course_id, current, now, str(refused))
     logger.info("release policy set", extra={"course": course_id, "policy": policy.value, "by": current.learner_id})
-    return _back(course_id, current, "policy", "settings")
+    return _back(course_id, current, now, "policy", "settings")
 
 
 def set_deadlines(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
@@ -249,4 +286,4 @@ def set_deadlines(http: HttpRequest, course_id: str, now: datetime) -> WebRespon
         )
     if refusals:
         return _refused(http, course_id, current, now, " ".join(refusals))
-    return _back(course_id, current, "gau", "settings")
+    return _back(course_id, current, now, "gau", "settings")

@@ -117,6 +117,10 @@ DONE_MESSAGES = {
     "a minute.",
     "policy": "Release policy saved.",
     "gau": "Deadlines saved.",
+    "column-recreated": "The LMS column was recreated: the link's grades are being sent to it. Reload in a few "
+    "seconds.",
+    "roster-sync": "Roster update requested: Passback is reading the course's members from the LMS. Reload in a "
+    "minute to see learners who have not opened Passback yet.",
 }
 
 
@@ -124,8 +128,9 @@ def page_path(course_id: str) -> str:
     return f"/gradebook/{quote(course_id, safe='')}"
 
 
-def page_url(course_id: str, token: str, **extra: str) -> str:
-    return f"{page_path(course_id)}?{urlencode({'s': token, **extra})}"
+def page_url(course_id: str, ticket: str, **extra: str) -> str:
+    """The page's URL with a one-time ticket (`web/session.py`), never a session."""
+    return f"{page_path(course_id)}?{urlencode({'t': ticket, **extra})}"
 
 
 def render(
@@ -145,11 +150,13 @@ def render(
         parts.append(f'<div class="flash" role="status">{e(DONE_MESSAGES[done])}</div>')
     if error:
         parts.append(f'<div class="flash error" role="alert"><strong>Not saved.</strong> {e(error)}</div>')
+    # The session travels in these forms' bodies, never in a URL (web/session.py).
     parts.append(
         f'<form id="act" method="post" action="{base}/resync">'
         f'<input type="hidden" name="s" value="{e(token)}"><input type="hidden" name="csrf" value="{e(csrf)}"></form>'
+        f'<form id="view" method="post" action="{base}"><input type="hidden" name="s" value="{e(token)}"></form>'
     )
-    parts.append(_glance(view, base, token))
+    parts.append(_glance(view, base))
     parts.append(_table(view, base))
     parts.append(_legend())
     parts.append(_settings(view, base, token, csrf))
@@ -200,7 +207,7 @@ def _mark_badge(mark: Mark, count: int | None = None) -> str:
     return f'<span class="mk {mark.tone.value}">{symbol}{words}</span>'
 
 
-def _glance(view: GradebookView, base: str, token: str) -> str:
+def _glance(view: GradebookView, base: str) -> str:
     totals = "".join(
         f"<li>{_mark_badge(mark, view.totals[status])}</li>"
         for status, mark in MARKS.items()
@@ -212,13 +219,14 @@ def _glance(view: GradebookView, base: str, token: str) -> str:
         if attention
         else "Nothing needs your attention."
     )
-    csv_url = f"{base}/export.csv?{urlencode({'s': token})}"
     return (
         '<section aria-labelledby="glance"><h2 id="glance" class="vh">At a glance</h2>'
         f'<p><strong>{e(summary)}</strong></p><ul class="totals" aria-label="Cells by status">{totals}</ul>'
         '<div class="bar">'
+        '<button form="view">Refresh</button>'
         f'<button form="act" formaction="{base}/resync" name="scope" value="course">Resync the whole course</button>'
-        f'<a href="{e(csv_url)}" download>Download as CSV (grades and statuses)</a>'
+        f'<button form="act" formaction="{base}/roster-sync">Update the roster from the LMS</button>'
+        f'<button form="act" formaction="{base}/export.csv">Download as CSV (grades and statuses)</button>'
         '<a href="#settings">Settings: release policy and deadlines</a>'
         '<a href="#legend">What the marks mean</a>'
         "</div></section>"
@@ -241,6 +249,10 @@ def _column_header(column: ColumnView) -> str:
     return f'<th scope="col" id="col-{e(column.key)}">{e(column.title)}{small}</th>'
 
 
+NEVER_OPENED = (
+    "In the LMS course's roster but has not opened any Passback link yet. LTI 1.3: their grades (deadline zeros "
+    "included) reach each link's LMS column anyway. LTI 1.1: nothing can be sent until they open each link once."
+)
 NO_GRADE = '<span class="g"><span aria-hidden="true">\u2013</span><span class="vh">no grade</span></span>'
 
 
@@ -260,7 +272,12 @@ def _cell(cell: CellView, base: str) -> str:
             f'<span class="mk {mark.tone.value}" title="{e(cell.message)}">{badge_inner}</span></td>'
         )
     button = ""
-    if cell.resyncable and cell.link_id is not None:
+    if cell.status == "LMS column deleted" and cell.link_id is not None:
+        button = (
+            f'<button form="act" formaction="{base}/recreate-column" name="link" value="{e(cell.link_id)}">'
+            "Recreate column</button>"
+        )
+    elif cell.resyncable and cell.link_id is not None:
         verb = "Try again" if cell.status in ("LMS error", "retrying", "gave up") else "Resync"
         button = (
             f'<button form="act" formaction="{base}/resync" name="cell" '
@@ -303,6 +320,8 @@ def _table(view: GradebookView, base: str) -> str:
     body: list[str] = []
     for row in view.rows:
         email = f"<small>{e(row.email)}</small>" if row.email else ""
+        if row.never_opened:
+            email += f'<small class="never" title="{e(NEVER_OPENED)}">never opened Passback</small>'
         cells = "".join(_cell(cell, base) for cell in row.cells)
         body.append(f'<tr><th scope="row" id="r-{e(row.learner_id)}">{e(row.name)}{email}</th>{cells}</tr>')
     if not body:

@@ -18,8 +18,19 @@ def gradebook(course_id: str) -> Response[str]:
     return response_of(gradebook_flows.page(request_of(router.current_event), course_id, utcnow()))
 
 
+@router.post("/gradebook/<course_id>", compress=True)
+def gradebook_view(course_id: str) -> Response[str]:
+    """The page again, from its own forms (view options, refresh), the session in the POST body."""
+    return response_of(gradebook_flows.page(request_of(router.current_event), course_id, utcnow()))
+
+
 @router.get("/gradebook/<course_id>/export.csv", compress=True)
 def export_csv(course_id: str) -> Response[str]:
+    return response_of(gradebook_flows.export_csv(request_of(router.current_event), course_id, utcnow()))
+
+
+@router.post("/gradebook/<course_id>/export.csv", compress=True)
+def export_csv_from_page(course_id: str) -> Response[str]:
     return response_of(gradebook_flows.export_csv(request_of(router.current_event), course_id, utcnow()))
 
 
