@@ -179,6 +179,8 @@ class Scenario:
                     score(ref, event.activity, event.answered, event.score, self.at(event.minute), event.message_id)
                 )
             elif isinstance(event, Launch):
+                if event.user in self.stream.email_users and event.user not in self.launched:
+                    flush()  # the product account's work is known when its owner first launches (rule 12)
                 response = self.stack.launch13(self.lms, event.user, self.context, self.link(event.link))
                 assert response.status_code in (200, 303), response.text[:300]
                 self.launched.add(event.user)
@@ -201,13 +203,12 @@ class Scenario:
 
     def ref(self, event: Score) -> dict[str, str]:
         """Who the product says did the work: an email-user's work before their first launch is
-        reported by email (a product account, rule 12); after it, by either account."""
-        by_identity = {"issuer": self.lms.issuer, "user_id": event.user}
-        if event.user not in self.stream.email_users:
-            return by_identity
-        if event.user not in self.launched or int(event.message_id.rsplit("-", 1)[1], 16) % 2:
+        reported by email (their product account, merged at that launch: rule 12), after it by
+        their LMS identity (an LMS launch never claims an address, so later work by email would be
+        another account's)."""
+        if event.user in self.stream.email_users and event.user not in self.launched:
             return {"email": f"{event.user}@example.edu"}
-        return by_identity
+        return {"issuer": self.lms.issuer, "user_id": event.user}
 
     def confirm_merges(self) -> None:
         """Every pending merge request of this course is confirmed, as its email's owner would."""
