@@ -23,4 +23,5 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
         "releases": report.releases,
         "retries": report.retries,
         "merges": report.merges,
+        "rosters": report.rosters,
     }

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from passback.services.product_api import MessageIntake, ProductTokens
     from passback.services.products import ProductAdmin
     from passback.services.registration import RegistrationService
+    from passback.services.roster import RosterService
     from passback.services.scoring import ScoringService
     from passback.services.sweep import Sweeper
     from passback.services.sync import SyncService
@@ -228,14 +229,44 @@ def jobs() -> CourseJobs:
     # More workers than the platform's cap: while up to `cap` wait on the LMS (the gate holds the
     # rest), the others do their DynamoDB reads and writes, so the LMS is never left idle.
     cap = get_settings().platform_concurrency
-    return CourseJobs(courses(), enrollments(), grades(), sync(), queues(), workers=cap * JOB_WORKERS_PER_SLOT)
+    made = CourseJobs(courses(), enrollments(), grades(), sync(), queues(), workers=cap * JOB_WORKERS_PER_SLOT)
+    made.runners["roster"] = lambda job, now: roster().sync(job.course_id, now).members
+    return made
+
+
+@cache
+def roster() -> RosterService:
+    from passback.data.roster import RosterRepository
+    from passback.lms.roster import RosterClient
+    from passback.services.roster import RosterService
+
+    gateway = lms()
+    return RosterService(
+        courses(),
+        enrollments(),
+        learners(),
+        grades(),
+        jobs(),
+        RosterRepository(),
+        gateway,
+        RosterClient(gateway.ags),
+        merges(),
+    )
 
 
 @cache
 def sweeper() -> Sweeper:
     from passback.services.sweep import Sweeper
 
-    return Sweeper(courses(), cells(), sync(), jobs(), workers=get_settings().platform_concurrency, merges=merges())
+    return Sweeper(
+        courses(),
+        cells(),
+        sync(),
+        jobs(),
+        workers=get_settings().platform_concurrency,
+        merges=merges(),
+        roster=roster(),
+    )
 
 
 def reset() -> None:
@@ -279,9 +310,19 @@ def course_settings() -> CourseSettings:
 @cache
 def launches() -> LaunchService:
     from passback.services.launch import LaunchService
+    from passback.services.migration import LegacyLinks
 
     return LaunchService(
-        courses(), learners(), enrollments(), cells(), catalog(), grades(), jobs(), line_items(), merges()
+        courses(),
+        learners(),
+        enrollments(),
+        cells(),
+        catalog(),
+        grades(),
+        jobs(),
+        line_items(),
+        merges(),
+        migration=LegacyLinks(courses(), learners(), enrollments()),
     )
 
 
@@ -326,12 +367,18 @@ def lti13() -> Lti13:
     from passback.data.key_sets import KeySetStore
     from passback.data.launch_state import LaunchStateStore
     from passback.lti.key_sets import PlatformKeySets
+    from passback.lti.lti1p1 import LegacyClaims
     from passback.lti.lti13 import Lti13
     from passback.lti.tool_config import DynamoToolConf
     from passback.web.http import public_base_url
 
     return Lti13(
-        DynamoToolConf(platforms()), LaunchStateStore(), nonces(), PlatformKeySets(KeySetStore()), public_base_url
+        DynamoToolConf(platforms()),
+        LaunchStateStore(),
+        nonces(),
+        PlatformKeySets(KeySetStore()),
+        public_base_url,
+        legacy=LegacyClaims(platforms(), consumers()),
     )
 
 

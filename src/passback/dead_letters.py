@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from passback import aws
+from passback.queues import PRODUCT_ATTRIBUTE
 
 # While a listing pages through a queue, what it has read stays hidden this long (then reappears).
 PEEK_SECONDS = 10
@@ -37,6 +38,11 @@ class DeadLetter:
     receives: int
     receipt: str
     attributes: dict[str, str]
+
+    @property
+    def product_id(self) -> str | None:
+        """The product that posted it through the HTTPS API (the API function tags its messages)."""
+        return self.attributes.get(PRODUCT_ATTRIBUTE) or None
 
 
 def _letter(queue: str, raw: Any) -> DeadLetter:
@@ -115,19 +121,28 @@ class DeadLetters:
         only: set[str] | None = None,
         limit: int = 100_000,
         progress: Callable[[int], None] | None = None,
+        product_id: str | None = None,
     ) -> int:
         """Send messages back to the queue they came from (all, or those whose id starts with one of
-        `only`); the `reason` attributes are dropped. Each is sent, then deleted here."""
+        `only`, or one product's); the `reason` attributes are dropped, the product tag is kept (its
+        API status follows the message). Each is sent, then deleted here."""
         sqs = aws.sqs()
         moved = 0
         # Hidden for longer than a listing: a message being moved must not be read twice meanwhile.
         letters = self._receive(queue, limit, hide_seconds=300)
-        kept = [x for x in letters if only is not None and not any(x.message_id.startswith(w) for w in only)]
+        kept = [
+            x
+            for x in letters
+            if (only is not None and not any(x.message_id.startswith(w) for w in only))
+            or (product_id is not None and x.product_id != product_id)
+        ]
         self.release(queue, kept)
         for letter in letters:
             if letter in kept:
                 continue
-            sqs.send_message(QueueUrl=queue.source_url, MessageBody=letter.body)
+            tag = letter.product_id
+            attributes: dict[str, Any] = {PRODUCT_ATTRIBUTE: {"DataType": "String", "StringValue": tag}} if tag else {}
+            sqs.send_message(QueueUrl=queue.source_url, MessageBody=letter.body, MessageAttributes=attributes)
             sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=letter.receipt)
             moved += 1
             if progress is not None:

@@ -67,3 +67,44 @@ def test_deadletters_redrive_needs_ids_or_all(aws: dict[str, str], capsys: pytes
     assert status == 2
     assert "--id" in err
     assert "--all" in err
+
+
+def test_deadletters_list_and_redrive_by_product_keep_the_product_and_its_status_follows(
+    stack: Any, aws: dict[str, str], capsys: pytest.CaptureFixture[str], clock: Any
+) -> None:
+    from product_kit import register_product
+    from stack_harness import activity, score
+
+    quiz = register_product(stack.base_url, "quiz-app")
+    reading = register_product(stack.base_url, "reading-app")
+    assert quiz.post([activity("quiz-1", "Quiz 1")]).status_code == 202
+    stack.drain()
+    mine = score({"email": "ann@example.edu"}, "quiz-1", 1, 70.0, clock.now)
+    assert quiz.post([mine]).status_code == 202
+    # Parked as SQS parks a message after repeated failed deliveries (a DynamoDB outage, say): tagged, unapplied.
+    parked = stack.sqs.receive_message(
+        QueueUrl=stack.queue_urls["ScoreQueue"], MessageAttributeNames=["All"], MaxNumberOfMessages=1
+    )["Messages"][0]
+    stack.sqs.send_message(
+        QueueUrl=stack.queue_urls["ScoreDeadLetterQueue"],
+        MessageBody=parked["Body"],
+        MessageAttributes=parked["MessageAttributes"],
+    )
+    stack.sqs.delete_message(QueueUrl=stack.queue_urls["ScoreQueue"], ReceiptHandle=parked["ReceiptHandle"])
+    tag = {"product_id": {"DataType": "String", "StringValue": reading.product_id}}
+    stack.sqs.send_message(
+        QueueUrl=stack.queue_urls["ScoreDeadLetterQueue"], MessageBody="theirs", MessageAttributes=tag
+    )
+    status, out, _ = run(capsys, "deadletters", "list", "--queue", "score", "--product", quiz.product_id)
+    assert status == 0
+    assert f"2 message(s), 1 from {quiz.product_id}" in out
+    assert f"[{quiz.product_id}]" in out
+    assert reading.product_id not in out
+    assert quiz.status(mine["message_id"]).json()["status"] == "accepted"
+    status, out, _ = run(capsys, "deadletters", "redrive", "--queue", "score", "--product", quiz.product_id)
+    assert status == 0
+    assert "sent 1 message(s) back" in out
+    stack.drain()
+    # The product tag came back with it: the status moved on, and the other product's letter stayed.
+    assert quiz.status(mine["message_id"]).json()["status"] == "applied"
+    assert [m["Body"] for m in stack.dead_letters()] == ["theirs"]

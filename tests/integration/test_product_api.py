@@ -204,3 +204,22 @@ def test_more_than_ten_messages_is_413_and_over_the_rate_limit_is_429_with_retry
     assert limited, [a.status_code for a in answers]
     assert limited[0].headers["Retry-After"] == "1"
     assert limited[0].json()["error"] == "rate_limited"
+
+
+def test_two_products_publishing_one_new_activity_at_once_one_owns_it_and_the_other_is_refused(
+    stack: Stack,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    products = [register_product(stack.base_url, f"app-{n}") for n in range(4)]
+    tokens = [p.token() for p in products]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(
+                lambda pair: pair[0].post([activity("contested", "Contested")], token=pair[1]),
+                zip(products, tokens, strict=True),
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [202, 403, 403, 403]
+    winner = products[[a.status_code for a in answers].index(202)]
+    assert container.products().activity_owner("contested") == winner.product_id

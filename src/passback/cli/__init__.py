@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from passback.cli import admin, build, demo, find, operate, operations, products, serve
+from passback.cli import admin, build, demo, find, operate, operations, products, roster, serve
 from passback.cli.errors import CliError
 
 Command = Callable[[argparse.Namespace], int]
@@ -51,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     for module in (admin, operate, find, operations, build):
         module.register(verbs)
     products.register(verbs)
+    roster.register(verbs)
     return top
 
 

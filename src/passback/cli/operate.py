@@ -154,6 +154,8 @@ def scores_send(args: argparse.Namespace) -> int:
     use_target(args)
     source = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")  # noqa: SIM115
     bodies = []
+    published: set[str] = set()
+    waiting: list[int] = []
     with source:
         for number, line in enumerate(source, 1):
             text = line.strip()
@@ -161,13 +163,49 @@ def scores_send(args: argparse.Namespace) -> int:
                 continue
             if not args.no_check:
                 try:
-                    parse_product_message(text)
+                    message = parse_product_message(text)
                 except ValueError as error:
                     raise CliError(f"line {number} is not a valid message: {describe_invalid(error)}") from error
+                unknown = _unknown_learner(message)
+                if unknown:
+                    raise CliError(f"line {number}: {unknown}; nothing was sent (--no-check sends anyway)")
+                if _unpublished(message, published):
+                    waiting.append(number)
             bodies.append(text)
     sent = container.queues().publish(bodies)
     print(f"sent {sent} message(s) to the score queue")
+    if waiting:
+        lines = ", ".join(map(str, waiting[:10])) + (" ..." if len(waiting) > 10 else "")
+        print(
+            f"warning: {len(waiting)} message(s) (line {lines}) name an activity not in the catalog: unless its "
+            "activity message is on its way, they will be dead-lettered (`passback deadletters list`)",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _unpublished(message: Any, published: set[str]) -> bool:
+    """A score for an activity neither in the catalog nor published earlier in the same input."""
+    from passback import container
+    from passback.messages import ActivityMessage
+
+    if isinstance(message, ActivityMessage):
+        published.add(message.activity_id)
+        return False
+    if message.activity_id in published:
+        return False
+    return container.catalog().get(message.activity_id) is None
+
+
+def _unknown_learner(message: Any) -> str | None:
+    """A learner id no launch ever handed out: the message could only be dead-lettered."""
+    from passback import container
+    from passback.messages import ScoreMessage
+
+    learner_id = message.learner.learner_id if isinstance(message, ScoreMessage) else None
+    if learner_id is not None and not container.learners().exists(learner_id):
+        return f"no learner has the id {learner_id!r} (use the id a launch handed the product)"
+    return None
 
 
 def courses_list(args: argparse.Namespace) -> int:

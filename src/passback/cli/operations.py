@@ -27,6 +27,7 @@ def register(verbs: Any) -> None:
     dlist.add_argument(
         "--limit", type=v.integer("limit", 1, 10_000), default=100, help="at most this many per queue (default 100)"
     )
+    _product_option(dlist)
     dlist.set_defaults(run=deadletters_list)
     show = dead.add_parser("show", help="one message in full: body, reason, detail, attributes")
     show.add_argument("message_id", type=v.name_id("message id", "3f2a9c1e"), help="its id, or the start of it")
@@ -42,7 +43,16 @@ def register(verbs: Any) -> None:
         help="a message id (or its start) from `deadletters list`; repeat for several",
     )
     which.add_argument("--all", action="store_true", help="every message of the queue(s)")
+    which.add_argument(
+        "--product", metavar="PRODUCT_ID", default=None, help="every message one product posted through the API"
+    )
     redrive.set_defaults(run=deadletters_redrive)
+
+
+def _product_option(parser: Any) -> None:
+    parser.add_argument(
+        "--product", metavar="PRODUCT_ID", default=None, help="only what this product posted through the API"
+    )
 
 
 def _queue_option(parser: Any) -> None:
@@ -68,15 +78,21 @@ def deadletters_list(args: argparse.Namespace) -> int:
     letters = container.dead_letters()
     for queue in _chosen(args):
         found = letters.read(queue, args.limit)
+        if args.product:
+            found = [x for x in found if x.product_id == args.product]
         depth = letters.depth(queue)
-        print(
-            f"{queue.name} dead-letter queue: {depth} message(s)"
-            + (f", first {len(found)}" if depth > len(found) else "")
-        )
+        if args.product:
+            print(f"{queue.name} dead-letter queue: {depth} message(s), {len(found)} from {args.product}")
+        else:
+            print(
+                f"{queue.name} dead-letter queue: {depth} message(s)"
+                + (f", first {len(found)}" if depth > len(found) else "")
+            )
         for letter in sorted(found, key=lambda x: x.sent_at.timestamp() if x.sent_at else 0):
             sent = f"{letter.sent_at:%Y-%m-%d %H:%M:%S}" if letter.sent_at else "-"
             detail = f": {letter.detail[:120]}" if letter.detail else ""
-            print(f"  {letter.message_id}  {sent}  {letter.reason}{detail}")
+            product = f"  [{letter.product_id}]" if letter.product_id else ""
+            print(f"  {letter.message_id}  {sent}{product}  {letter.reason}{detail}")
         if not found:
             print("  (empty)")
     return 0
@@ -99,6 +115,7 @@ def deadletters_show(args: argparse.Namespace) -> int:
     print(f"reason    {letter.reason}")
     print(f"detail    {letter.detail or '-'}")
     print(f"received  {letter.receives} time(s)")
+    print(f"product   {letter.product_id or '- (sent to the queue directly)'}")
     print("body")
     print(body)
     return 0
@@ -117,7 +134,7 @@ def deadletters_redrive(args: argparse.Namespace) -> int:
             if moved % 100 == 0:
                 print(f"  {name}: {moved} sent back so far...", file=sys.stderr, flush=True)
 
-        moved = letters.redrive(queue, only=only, progress=progress)
+        moved = letters.redrive(queue, only=only, progress=progress, product_id=args.product)
         total += moved
         print(f"{queue.name}: sent {moved} message(s) back to the {queue.name} queue")
     if only is not None and total < len(only):

@@ -41,6 +41,7 @@ def _link(item: Link) -> LinkRecord:
         line_item_url=item.line_item_url,
         line_items_url=item.line_items_url,
         deleted_line_item_url=item.deleted_line_item_url,
+        line_item_recreated_at=item.line_item_recreated_at,
     )
 
 
@@ -61,6 +62,7 @@ def course_record(items: list[GradebookItem], default_policy: ReleasePolicy) -> 
         release_date=course.release_date,
         activities={i.activity_id: _activity(i) for i in items if isinstance(i, CourseActivity)},
         links={i.link_id: _link(i) for i in items if isinstance(i, Link)},
+        lti13_issuer=course.lti13_issuer,
     )
 
 
@@ -118,6 +120,11 @@ class CourseRepository:
         SearchIndex().add(COURSES, course_id, tokens(title, label, whole=[context_id]))
         return True
 
+    def set_lti13_issuer(self, course_id: str, issuer: str) -> None:
+        """Mark an LTI 1.1 course as launched through LTI 1.3 from this issuer (docs/migration.md)."""
+        pk, sk = Course.keys_for(course_id=course_id)
+        Course(pk=pk, sk=sk).update(actions=[Course.lti13_issuer.set(issuer)], condition=Course.pk.exists())
+
     def rename(self, course_id: str, title: str, label: str | None) -> None:
         pk, sk = Course.keys_for(course_id=course_id)
         updated = Course(pk=pk, sk=sk)
@@ -172,6 +179,7 @@ class CourseRepository:
             "line_items_url": link.line_items_url or (existing.line_items_url if existing else None),
             "deleted_line_item_url": existing.deleted_line_item_url if existing else None,
             "line_item_claim": existing.line_item_claim if existing else None,
+            "line_item_recreated_at": existing.line_item_recreated_at if existing else None,
         }
         if existing is not None and all(getattr(existing, k) == v for k, v in fields.items()):
             return False, False
@@ -259,12 +267,18 @@ class CourseRepository:
             return False
         return True
 
-    def replace_deleted_line_item(self, course_id: str, link_id: str, deleted_url: str, new_url: str) -> bool:
+    def replace_deleted_line_item(
+        self, course_id: str, link_id: str, deleted_url: str, new_url: str, now: datetime
+    ) -> bool:
         """The recreated column replaces the deleted one; False if someone recreated it first."""
         pk, sk = Link.keys_for(course_id=course_id, link_id=link_id)
         try:
             Link(pk=pk, sk=sk).update(
-                actions=[Link.line_item_url.set(new_url), Link.line_item_claim.remove()],
+                actions=[
+                    Link.line_item_url.set(new_url),
+                    Link.line_item_claim.remove(),
+                    Link.line_item_recreated_at.set(now),
+                ],
                 condition=Link.line_item_url == deleted_url,
             )
         except Exception as error:

@@ -29,6 +29,7 @@ def enrollment_record(item: Enrollment) -> EnrollmentRecord:
         grades={int(k): GradeEntry.from_list(v) for k, v in raw.items()},
         merge_pending=bool(item.merge_pending),
         version=item.version,
+        lti13_user_id=item.lti13_user_id,
         lms_status=item.lms_status,
         launched=item.launched,
     )
@@ -110,6 +111,18 @@ class EnrollmentRepository:
                 set_or_remove(Enrollment.email, email),
             ],
         )
+
+    def set_lms_status(self, course_id: str, learner_id: str, status: str | None) -> None:
+        """What the course roster says of the learner (None: active, the default, not stored)."""
+        self._update(course_id, learner_id, [set_or_remove(Enrollment.lms_status, status)])
+
+    def mark_launched(self, course_id: str, learner_id: str) -> None:
+        """The learner opened a link: no longer "never opened", and evidently in the course."""
+        self._update(course_id, learner_id, [Enrollment.launched.remove(), Enrollment.lms_status.remove()])
+
+    def set_lti13_user_id(self, course_id: str, learner_id: str, lti13_user_id: str) -> None:
+        """In a course migrated from LTI 1.1: the learner's 1.3 `sub`, which AGS scores name."""
+        self._update(course_id, learner_id, [Enrollment.lti13_user_id.set(lti13_user_id)])
 
     def set_merge_pending(self, course_id: str, learner_id: str, pending: bool) -> None:
         self._update(course_id, learner_id, [Enrollment.merge_pending.set(pending)])

@@ -87,6 +87,8 @@ class Course(GradebookItem, discriminator="course"):
     release_date = UTCDateTimeAttribute(null=True)
     next_idx = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
+    # Set when an LTI 1.1 course is first launched through LTI 1.3 (docs/migration.md).
+    lti13_issuer = UnicodeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -126,6 +128,8 @@ class Link(GradebookItem, discriminator="link"):
     # The line item URL the LMS answered 404 for (its column was deleted); equal to line_item_url
     # until the column is recreated.
     deleted_line_item_url = UnicodeAttribute(null=True)
+    # When Passback recreated the column: a grade "synced" before then went to the deleted one.
+    line_item_recreated_at = UTCDateTimeAttribute(null=True)
     # "<token> <epoch>": a launch creating this link's line item (so two racing launches make one).
     line_item_claim = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
@@ -133,6 +137,23 @@ class Link(GradebookItem, discriminator="link"):
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
         return f"C#{kw['course_id']}", f"CL#{kw['link_id']}"
+
+
+class CourseRoster(GradebookItem, discriminator="course_roster"):
+    """Where the course's roster (NRPS) is read from, and when the schedule reads it next.
+
+    Written on the first instructor launch that carries the NRPS claim (and when its URL changes);
+    the schedule moves `due_sk` a day ahead when it queues a read. Nothing per member lives here.
+    """
+
+    course_id = UnicodeAttribute()
+    memberships_url = UnicodeAttribute()
+    client_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+    @classmethod
+    def keys_for(cls, **kw: Any) -> tuple[str, str]:
+        return f"C#{kw['course_id']}", "#ROSTER"
 
 
 class Enrollment(GradebookItem, discriminator="enrollment"):
@@ -152,6 +173,7 @@ class Enrollment(GradebookItem, discriminator="enrollment"):
     grades = MapAttribute[str, Any](default=dict)  # type: ignore[arg-type]
     merge_pending = BooleanAttribute(default=False)
     enrolled_at = UTCDateTimeAttribute()
+    lti13_user_id = UnicodeAttribute(null=True)
     version = VersionAttribute()
     # The roster's word (NRPS status: Active, Inactive, Deleted when gone from it); absent: never read.
     lms_status = UnicodeAttribute(null=True)

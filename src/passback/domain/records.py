@@ -33,10 +33,15 @@ class LinkRecord:
     line_item_url: str | None = None
     line_items_url: str | None = None
     deleted_line_item_url: str | None = None
+    line_item_recreated_at: datetime | None = None
 
     @property
     def is_homepage(self) -> bool:
         return self.activity_id is None
+
+    def sent_to_old_column(self, sent_at: datetime | None) -> bool:
+        """A grade sent before the column was recreated lives in the deleted column only: send it again."""
+        return self.line_item_recreated_at is not None and (sent_at is None or sent_at < self.line_item_recreated_at)
 
     @property
     def column_deleted(self) -> bool:
@@ -58,6 +63,8 @@ class CourseRecord:
     label: str | None = None
     activities: Mapping[str, ActivityInCourse] = field(default_factory=dict)
     links: Mapping[str, LinkRecord] = field(default_factory=dict)
+    # An LTI 1.1 course now launched through LTI 1.3 from this issuer (docs/migration.md).
+    lti13_issuer: str | None = None
 
     def released(self, activity_id: str, now: datetime) -> bool:
         activity = self.activities.get(activity_id)
@@ -137,6 +144,8 @@ class EnrollmentRecord:
     grades: Mapping[int, GradeEntry] = field(default_factory=dict)
     merge_pending: bool = False
     version: int | None = None
+    # In a course migrated from LTI 1.1: the learner's LTI 1.3 `sub`, once a 1.3 launch showed it.
+    lti13_user_id: str | None = None
     # From the course roster (NRPS): "Active", "Inactive", "Deleted" (gone from it); None: never read.
     lms_status: str | None = None
     # False for a learner the roster brought in who never opened a link of the course; None: launched.

@@ -297,7 +297,8 @@ class Ags:
         except ScoreRejectedError as exc:
             raise _error(lms, 400, str(exc), "bad_request") from exc
         with lms.state.lock:
-            if lms.state.course_role(item.context_id, score.user_id) is None:
+            inactive = score.user_id in lms.state.inactive.get(item.context_id, set())
+            if lms.state.course_role(item.context_id, score.user_id) is None or inactive:
                 if lms.mode == "moodle":
                     raise HttpError(text_response(400, "User is not in course"))
                 raise _error(lms, 422, "User not found in course or is not a student", "unprocessable_entity")

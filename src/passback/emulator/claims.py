@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from typing import Any
 
 from .lms import Lms
@@ -20,6 +23,7 @@ CLAIM_CUSTOM = LTI + "custom"
 CLAIM_LAUNCH_PRESENTATION = LTI + "launch_presentation"
 CLAIM_AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 CLAIM_NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+CLAIM_LTI1P1 = LTI + "lti1p1"
 
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
@@ -102,6 +106,9 @@ def base_claims(
             "service_versions": ["2.0"],
         },
     }
+    migrated = state.migrated_tools.get(client_id)
+    if migrated is not None:
+        claims[CLAIM_LTI1P1] = lti1p1_claim(claims, client_id, user.user_id, *migrated, state.legacy_user_ids)
     if mode is not False:
         endpoint: dict[str, Any] = {
             "scope": list(AGS_SCOPES),
@@ -111,3 +118,28 @@ def base_claims(
             endpoint["lineitem"] = lms.urls.lineitem(context_id, line_item_id, tool.type_id)
         claims[CLAIM_AGS] = endpoint
     return claims
+
+
+def lti1p1_claim(
+    claims: dict[str, Any],
+    client_id: str,
+    user_id: str,
+    consumer_key: str,
+    secret: str,
+    forge: bool,
+    legacy_user_ids: dict[str, str],
+) -> dict[str, Any]:
+    """The LTI 1.1 migration claim a platform adds for a tool that was an LTI 1.1 tool: the 1.1
+    consumer key, signed with its secret over key & deployment_id & iss & client_id & exp & nonce
+    (1EdTech LTI 1.3 migration guide), and the 1.1 user_id where it differs from `sub`."""
+    base = "&".join(
+        [consumer_key, claims[CLAIM_DEPLOYMENT_ID], claims["iss"], client_id, str(claims["exp"]), claims["nonce"]]
+    )
+    key = (secret + "-but-not-the-real-one" if forge else secret).encode("utf-8")
+    claim: dict[str, Any] = {
+        "oauth_consumer_key": consumer_key,
+        "oauth_consumer_key_sign": base64.b64encode(hmac.new(key, base.encode(), hashlib.sha256).digest()).decode(),
+    }
+    if user_id in legacy_user_ids:
+        claim["user_id"] = legacy_user_ids[user_id]
+    return claim

@@ -32,6 +32,7 @@ class ControlApi:
             "tool_registration": lambda b: emu.tool_registration(**b),
             "registration_url": lambda b: {"url": emu.registration_url(**b)},
             "registration_knobs": lambda b: emu.registration_knobs(**b),
+            "migrate_from_lti11": lambda b: emu.migrate_from_lti11(**b),
             "add_course": lambda b: emu.add_course(**b),
             "add_user": lambda b: emu.add_user(**b),
             "enroll": lambda b: emu.enroll(**b),

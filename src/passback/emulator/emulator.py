@@ -226,6 +226,23 @@ class LmsEmulator(BrowserLaunches):
         """The client registrations the tool posted, in order."""
         return list(self.registrations.received)
 
+    def migrate_from_lti11(
+        self,
+        client_id: str,
+        consumer_key: str,
+        secret: str,
+        *,
+        legacy_user_ids: dict[str, str] | None = None,
+        forge_signature: bool = False,
+    ) -> None:
+        """Make the LTI 1.3 tool `client_id` the successor of the LTI 1.1 tool `consumer_key`: its launches
+        carry the `lti1p1` claim, signed with `secret` (or wrongly, with `forge_signature`), and name the
+        1.1 user ids in `legacy_user_ids` (1.3 user id -> 1.1 user id) where they differ."""
+        with self._state.lock:
+            self._state.tool(client_id)
+            self._state.migrated_tools[client_id] = (consumer_key, secret, forge_signature)
+            self._state.legacy_user_ids.update(legacy_user_ids or {})
+
     # -- courses, users, links ----------------------------------------------------------------
 
     def add_course(self, context_id: str, title: str, *, label: str | None = None) -> None:
@@ -239,6 +256,13 @@ class LmsEmulator(BrowserLaunches):
 
     def drop(self, context_id: str, user_id: str) -> None:
         self._state.drop(context_id, user_id)
+
+    def set_member_status(self, context_id: str, user_id: str, *, active: bool) -> None:
+        """NRPS shows an inactive member (a concluded or suspended enrollment) as "Inactive"; the LMS
+        still knows them in the course, but a tool should send them nothing."""
+        with self._state.lock:
+            inactive = self._state.inactive.setdefault(context_id, set())
+            (inactive.discard if active else inactive.add)(user_id)
 
     def add_link(
         self,

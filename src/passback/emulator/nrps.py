@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from .claims import SCOPE_NRPS, role_uris
 from .lms import Lms
@@ -29,9 +30,11 @@ def handle_memberships(lms: Lms, request: Request, route: AgsRoute) -> Response:
     url = lms.urls.memberships(course.context_id, tool.type_id)
     if lms.mode == "moodle" and f"/bindings/{tool.type_id}/" not in request.path:
         return text_response(400, "the tool type in the URL is not this tool's")
+    with lms.state.lock:
+        inactive = set(lms.state.inactive.get(route.context_id, set()))
     members: list[dict[str, Any]] = [
         {
-            "status": "Active",
+            "status": "Inactive" if user.user_id in inactive else "Active",
             "user_id": user.user_id,
             "name": user.name,
             "given_name": user.given_name,
@@ -41,9 +44,26 @@ def handle_memberships(lms: Lms, request: Request, route: AgsRoute) -> Response:
         }
         for user in users.values()
     ]
+    query = request.query_params()
+    headers: dict[str, str] = {}
+    try:
+        limit = int(query["limit"]) if "limit" in query else 0
+        page = int(query.get("page", "1"))
+    except ValueError:
+        return text_response(400, "limit and page must be integers")
+    if limit > 0 and page > 0:
+        # Pages as Canvas and Moodle serve them: a cap on the page size, the next page in a Link header.
+        limit = min(limit, lms.state.nrps_page_cap)
+        start = (page - 1) * limit
+        if start + limit < len(members):
+            next_query = urlencode({**query, "limit": str(limit), "page": str(page + 1)})
+            headers["Link"] = f'<{lms.urls.base}{request.path}?{next_query}>; rel="next"'
+        members = members[start : start + limit]
     payload = {
         "id": url,
         "context": {"id": course.context_id, "label": course.label, "title": course.title},
         "members": members,
     }
-    return json_response(200, payload, MEMBERSHIP_CONTAINER_TYPE)
+    response = json_response(200, payload, MEMBERSHIP_CONTAINER_TYPE)
+    response.headers.update(headers)
+    return response

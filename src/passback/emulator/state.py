@@ -209,6 +209,10 @@ class EmulatorState:
         self.now: Callable[[], float] = clock or time.time
         self.lock = threading.RLock()
         self.tools: dict[str, Tool] = {}
+        # LTI 1.1 to 1.3: client id -> (1.1 consumer key, its secret, its "sign the claim wrongly" flag),
+        # and user id -> that user's LTI 1.1 user_id where the LMS changed it (Canvas does).
+        self.migrated_tools: dict[str, tuple[str, str, bool]] = {}
+        self.legacy_user_ids: dict[str, str] = {}
         self.courses: dict[str, Course] = {}
         self.users: dict[str, User] = {}
         self.enrollments: dict[str, dict[str, str]] = {}
@@ -229,6 +233,7 @@ class EmulatorState:
         self.deep_link_responses: list[dict[str, Any]] = []
         # NRPS: members the roster shows as Inactive, per course.
         self.inactive: dict[str, set[str]] = {}
+        self.nrps_page_cap = 1000
         # False: the line item container ignores resource_link_id/resource_id/tag filters (some LMSs do).
         self.line_item_filters = True
 

@@ -69,7 +69,8 @@ class LmsGateway:
                         raise
 
     def token_endpoint(self, course: CourseRecord, link: LinkRecord) -> TokenEndpoint:
-        issuer = course.platform_key.removeprefix("lti13:")
+        # A course migrated from LTI 1.1 keeps its 1.1 platform key; its 1.3 issuer is kept beside it.
+        issuer = course.lti13_issuer or course.platform_key.removeprefix("lti13:")
         client_id = link.client_id or ""
         key = (issuer, client_id)
         with self._lock:

@@ -28,6 +28,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -55,6 +56,7 @@ from passback.lti.errors import (
     usable_name,
 )
 from passback.lti.key_sets import PlatformKeySets
+from passback.lti.lti1p1 import LegacyClaims
 from passback.lti.tool_config import DynamoToolConf
 from passback.services.launch import LaunchFacts, origin_of
 from passback.web.http import HttpRequest, WebResponse
@@ -71,6 +73,7 @@ STATE_COOKIE = "lti1p3-state"
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 
 
@@ -434,6 +437,7 @@ class PassbackMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
             (CLAIM + "resource_link", "resource_link", isinstance(link, dict) and _identifier(link.get("id"))),
             (CLAIM + "roles", "roles", isinstance(roles, list) and all(isinstance(r, str) for r in roles)),
             (AGS_CLAIM, "AGS endpoint", ags_ok),
+            (NRPS_CLAIM, "NRPS endpoint", _optional(body, NRPS_CLAIM, dict)),
         ]
         for claim, kind in (("custom", dict), ("launch_presentation", dict), ("target_link_uri", str)):
             shapes.append((CLAIM + claim, claim, _optional(body, CLAIM + claim, kind)))
@@ -508,7 +512,9 @@ class Lti13:
         nonces: NonceStore,
         key_sets: PlatformKeySets,
         base_url: Callable[[HttpRequest], str],
+        legacy: LegacyClaims | None = None,
     ) -> None:
+        self.legacy = legacy
         self.tool_conf = tool_conf
         self.states = states
         self.nonces = nonces
@@ -556,7 +562,14 @@ class Lti13:
             return request
         facts = facts_from_claims(message.get_launch_data(), message.get_client_id(), http)
         check_activity_id(facts.activity_id)
-        return facts
+        return self._with_legacy(message, facts, now)
+
+    def _with_legacy(self, message: PassbackMessageLaunch, facts: LaunchFacts, now: datetime) -> LaunchFacts:
+        """LTI 1.1 to 1.3: the launch's 1.1 ids, from a verified `lti1p1` claim or an operator's tie."""
+        if self.legacy is None:
+            return facts
+        legacy = self.legacy.legacy_of(dict(message.get_launch_data()), facts, now)
+        return replace(facts, legacy=legacy) if legacy is not None else facts
 
     def launch(self, http: HttpRequest, now: datetime) -> LaunchFacts:
         message = PassbackMessageLaunch(http, self.tool_conf, self.states, self.nonces, self.key_sets, now)
@@ -565,7 +578,7 @@ class Lti13:
             raise LaunchRefused("message type", "a deep-linking request is not a resource link launch.", RELAUNCH)
         facts = facts_from_claims(message.get_launch_data(), message.get_client_id(), http)
         check_activity_id(facts.activity_id)
-        return facts
+        return self._with_legacy(message, facts, now)
 
 
 def facts_from_claims(body: Any, client_id: str, http: HttpRequest) -> LaunchFacts:
@@ -600,6 +613,7 @@ def facts_from_claims(body: Any, client_id: str, http: HttpRequest) -> LaunchFac
         ags_scopes=tuple(str(s) for s in ags.get("scope") or ()),
         lms_origin=origin_of(http.header("origin")) or origin_of(return_url),
         return_url=return_url,
+        memberships_url=_text((body.get(NRPS_CLAIM) or {}).get("context_memberships_url")),
     )
 
 

@@ -13,7 +13,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -21,6 +21,7 @@ from passback.data.gradebook_view import GradebookSnapshot, GradebookViewReposit
 from passback.domain import delivery
 from passback.domain.delivery import Action, CellState, CellStatus, sync_decision
 from passback.domain.grading import AssignedActivity, Owed, two_link_styles
+from passback.domain.migration import protocol_of
 from passback.domain.records import ActivityInCourse, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
 from passback.domain.release import ReleasePolicy
 from passback.services.sync import link_target
@@ -209,6 +210,8 @@ class CellView:
     when: datetime | None = None
     # A note beside the grade: "deadline zero", "2 answered".
     note: str | None = None
+    # In a course moved from LTI 1.1 to 1.3: the protocol this cell's grade goes by (domain/migration.py).
+    protocol: str | None = None
 
     @property
     def mark(self) -> Mark:
@@ -326,6 +329,8 @@ def build_view(snapshot: GradebookSnapshot, now: datetime) -> GradebookView:
             cell = snapshot.cells.get((enrollment.learner_id, link.link_id)) if link else None
             owed = two_link_styles(link.activity_id, assigned) if link else None
             view = cell_view(course, enrollment, column, link, cell, now, owed=owed)
+            if course.lti13_issuer and link is not None:
+                view = replace(view, protocol=protocol_of(link_target(course, link, enrollment, cell)))
             cells.append(view)
             per_column[position][view.status] += 1
             totals[view.status] += 1
@@ -399,6 +404,8 @@ def cell_view(
         owed = two_link_styles(link.activity_id, assigned_activities(ordered, released, enrollment))
     if column.composite:
         grade, note = owed.value, None
+    if cell is not None and cell.status == CellStatus.SYNCED and link.sent_to_old_column(cell.sent_at):
+        cell = replace(cell, status=None, sent_value=None)  # sent to the column that was deleted since
     recorded = cell.status if cell is not None else None
     blocked = delivery.lms_blocks(column_deleted=link.column_deleted, in_course=enrollment.in_course)
     if blocked is not None:

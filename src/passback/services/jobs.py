@@ -56,6 +56,8 @@ class CourseJobs:
         self.queues = queues
         self.workers = workers
         self.chunk = chunk
+        # Job kinds run by another service (the roster read), registered by the container.
+        self.runners: dict[str, JobRunner] = {}
 
     def request(
         self,
@@ -97,6 +99,9 @@ class CourseJobs:
 
     def run(self, job: CourseJob, now: datetime) -> int:
         """Run one chunk of a job; returns how many learners it synced."""
+        runner = self.runners.get(job.kind)
+        if runner is not None:
+            return runner(job, now)
         course = self.courses.get(job.course_id)
         if course is None:
             raise CourseNotFound(f"course {job.course_id} does not exist")

@@ -26,6 +26,19 @@ from passback.services.jobs import CourseJobs
 
 if TYPE_CHECKING:
     from passback.services.merges import MergeService
+    from passback.services.migration import LegacyLinks
+
+
+@dataclass(frozen=True)
+class LegacyIds:
+    """What an LTI 1.3 launch was in LTI 1.1 (docs/migration.md): from a verified `lti1p1` claim, or
+    the launch's own ids when an operator tied the platform to its 1.1 consumer."""
+
+    consumer_key: str
+    user_id: str
+    context_id: str
+    resource_link_id: str
+    verified_by: str
 
 
 @dataclass(frozen=True)
@@ -53,8 +66,12 @@ class LaunchFacts:
     sourcedid: str | None = None
     lms_origin: str | None = None
     return_url: str | None = None
+    # LTI 1.3 NRPS claim: where the course's roster is read (services/roster.py).
+    memberships_url: str | None = None
     # The tool's own base URL for this request (links in mail sent because of the launch).
     tool_base_url: str | None = None
+    # An LTI 1.3 launch from a platform that was an LTI 1.1 consumer: its 1.1 ids (docs/migration.md).
+    legacy: LegacyIds | None = None
 
     @property
     def platform_id(self) -> str:
@@ -104,6 +121,7 @@ class LaunchService:
         jobs: CourseJobs,
         line_items: LineItems,
         merges: MergeService | None = None,
+        migration: LegacyLinks | None = None,
     ) -> None:
         self.courses = courses
         self.learners = learners
@@ -114,8 +132,17 @@ class LaunchService:
         self.jobs = jobs
         self.line_items = line_items
         self.merges = merges
+        self.migration = migration
 
     def launch(self, facts: LaunchFacts, now: datetime) -> LaunchOutcome:
+        if facts.legacy is not None and self.migration is not None:
+            # LTI 1.1 to 1.3: continue the 1.1 course, learner and link (services/migration.py).
+            mapped, migrated = self.migration.map(facts, now)
+            outcome = self._launch(mapped, now)
+            return self.migration.after(facts, migrated, outcome, now)
+        return self._launch(facts, now)
+
+    def _launch(self, facts: LaunchFacts, now: datetime) -> LaunchOutcome:
         role = students_enroll_themselves(facts.roles)
         cid = course_id(facts.platform_key, facts.context_id)
         title = courses_create_themselves(facts.context_title, facts.context_label, facts.context_id)
@@ -267,6 +294,9 @@ class LaunchService:
     ) -> bool:
         """Enroll on the first launch (True), or refresh what the LMS says about the learner (False)."""
         existing = self.enrollments.get(course.course_id, learner_id)
+        if existing is not None and (existing.never_opened or not existing.in_course):
+            # The roster brought them in, or said they left: their launch says otherwise.
+            self.enrollments.mark_launched(course.course_id, learner_id)
         if existing is not None:
             if (existing.role, existing.lms_user_id, existing.name, existing.email) != (
                 role,

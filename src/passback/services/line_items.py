@@ -119,7 +119,9 @@ class LineItemService(LineItems):
                 f"The LMS refused to create the column: {error.message}. The LMS administrator should check the "
                 "tool still has the line item scope (docs/lms-setup.md)."
             ) from error
-        self.courses.replace_deleted_line_item(course.course_id, link.link_id, link.deleted_line_item_url, url)
+        self.courses.replace_deleted_line_item(
+            course.course_id, link.link_id, link.deleted_line_item_url, url, self._clock()
+        )
         logger.info("line item recreated", extra={"course": course.course_id, "link": link.link_id})
         return url
 

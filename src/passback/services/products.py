@@ -62,6 +62,14 @@ def _new_pair() -> tuple[dict[str, str], str]:
     return public_jwk(private), pem
 
 
+def _pair(public_pem: str | None) -> tuple[dict[str, str], str | None]:
+    """The credential's public JWK, and the private key PEM when Passback made the pair."""
+    if public_pem is not None:
+        return jwk_of_public_pem(public_pem), None
+    jwk, private = _new_pair()
+    return jwk, private
+
+
 class ProductAdmin:
     def __init__(self, products: ProductRepository) -> None:
         self.products = products
@@ -87,13 +95,14 @@ class ProductAdmin:
             rate_per_second=rate_per_second,
             created_at=now,
         )
+        pair = _pair(public_pem)  # a bad key refuses the whole add: no product without a credential
         if not self.products.create(record):
             raise ProductError(f"a product {product_id} exists already")
-        return self._credential(product_id, public_pem, now)
+        return self._credential(product_id, pair, now)
 
     def rotate(self, product_id: str, *, public_pem: str | None, now: datetime) -> NewCredential:
         self._require(product_id)
-        return self._credential(product_id, public_pem, now)
+        return self._credential(product_id, _pair(public_pem), now)
 
     def retire(self, product_id: str, kid: str) -> None:
         self._require(product_id)
@@ -125,11 +134,8 @@ class ProductAdmin:
             raise ProductError(f"no product {product_id} (passback products list)")
         return product
 
-    def _credential(self, product_id: str, public_pem: str | None, now: datetime) -> NewCredential:
-        if public_pem is not None:
-            jwk, private = jwk_of_public_pem(public_pem), None
-        else:
-            jwk, private = _new_pair()
+    def _credential(self, product_id: str, pair: tuple[dict[str, str], str | None], now: datetime) -> NewCredential:
+        jwk, private = pair
         if any(kid == jwk["kid"] for kid, _ in self.products.keys(product_id)):
             raise ProductError(f"this key is already live for {product_id} (kid {jwk['kid']})")
         self.products.add_key(product_id, jwk, now)

@@ -20,6 +20,7 @@ from passback.observability import count, logger
 from passback.services.jobs import CourseJobs, deadline_job_id
 from passback.services.merges import MergeService
 from passback.services.pool import run_all
+from passback.services.roster import RosterService
 from passback.services.sync import SyncService
 
 
@@ -29,6 +30,7 @@ class SweepReport:
     releases: int
     retries: int
     merges: int = 0
+    rosters: int = 0
 
 
 class Sweeper:
@@ -44,6 +46,8 @@ class Sweeper:
         retry_budget: int = 400,
         workers: int = 8,
         merges: MergeService | None = None,
+        roster: RosterService | None = None,
+        roster_budget: int = 20,
     ) -> None:
         self.courses = courses
         self.cells = cells
@@ -54,6 +58,8 @@ class Sweeper:
         self.retry_budget = retry_budget
         self.workers = workers
         self.merges = merges
+        self.roster = roster
+        self.roster_budget = roster_budget
 
     def sweep(self, now: datetime) -> SweepReport:
         report = SweepReport(
@@ -61,6 +67,7 @@ class Sweeper:
             releases=self.releases(now),
             retries=self.retries(now),
             merges=self.merges.expire_due(now) if self.merges is not None else 0,
+            rosters=self.roster.queue_due(now, self.roster_budget) if self.roster is not None else 0,
         )
         logger.info(
             "sweep done",
@@ -69,6 +76,7 @@ class Sweeper:
                 "releases": report.releases,
                 "retries": report.retries,
                 "merges": report.merges,
+                "rosters": report.rosters,
             },
         )
         return report

@@ -28,6 +28,7 @@ from passback.domain.delivery import (
     sync_decision,
 )
 from passback.domain.grading import AssignedActivity, Owed, two_link_styles
+from passback.domain.migration import migrated_target
 from passback.domain.records import Attempt, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
 from passback.domain.targets import AgsTarget, Target, no_target_no_passback
 from passback.lms.errors import LmsError
@@ -64,6 +65,14 @@ def link_owes(course: CourseRecord, enrollment: EnrollmentRecord, link: LinkReco
 def link_target(
     course: CourseRecord, link: LinkRecord, enrollment: EnrollmentRecord, cell: CellRecord | None
 ) -> Target | str:
+    if course.lti13_issuer:  # an LTI 1.1 course now launched through 1.3: each link its protocol
+        return migrated_target(
+            link_lti_version=link.lti_version,
+            line_item_url=link.line_item_url,
+            lti13_user_id=enrollment.lti13_user_id,
+            outcome_service_url=cell.outcome_service_url if cell else None,
+            sourcedid=cell.sourcedid if cell else None,
+        )
     return no_target_no_passback(
         lti_version=course.lti_version,
         line_item_url=link.line_item_url,
@@ -161,6 +170,8 @@ class SyncService:
         owed = link_owes(course, enrollment, link, now)
         target = link_target(course, link, enrollment, cell)
         current = cell or CellRecord(course_id=course.course_id, learner_id=enrollment.learner_id, link_id=link.link_id)
+        if current.status == CellStatus.SYNCED and link.sent_to_old_column(current.sent_at):
+            current = replace(current, status=None, sent_value=None)  # the LMS lost it with its column
         blocked = delivery.lms_blocks(column_deleted=link.column_deleted, in_course=enrollment.in_course)
         if blocked is not None:
             # Known before any POST: a deleted column (recreate it) or a learner the roster says left.

@@ -15,10 +15,11 @@ from passback import container
 from passback.clock import utcnow
 from passback.observability import logger
 from passback.services.line_items import ColumnNotRecreated
-from passback.web import gradebook_page, pages
+from passback.web import pages
 from passback.web.events import request_of, response_of
-from passback.web.gradebook_flows import PRIVATE, Forbidden, authorised_action, forbidden
+from passback.web.gradebook_flows import PRIVATE, Forbidden, authorised_action, forbidden, ticket_url
 from passback.web.http import HttpRequest, WebResponse
+from passback.web.session import Session
 
 router = APIGatewayHttpRouter()
 
@@ -38,8 +39,9 @@ def _not_done(http: HttpRequest, reason: str, status: int = 400) -> WebResponse:
     return WebResponse(status, html, headers=dict(PRIVATE))
 
 
-def _back(course_id: str, token: str, done: str) -> WebResponse:
-    return WebResponse(303, headers={"Location": gradebook_page.page_url(course_id, token, done=done), **PRIVATE})
+def _back(course_id: str, current: Session, now: datetime, done: str) -> WebResponse:
+    location = ticket_url(course_id, current, now, done=done)
+    return WebResponse(303, headers={"Location": location, **PRIVATE})
 
 
 def recreate(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
@@ -58,7 +60,7 @@ def recreate(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
         return _not_done(http, str(error), 409)
     container.jobs().request("resync", course_id, now, link_id=link.link_id, requested_by=current.learner_id)
     logger.info("column recreated", extra={"course": course_id, "link": link.link_id, "by": current.learner_id})
-    return _back(course_id, current.token, "column-recreated")
+    return _back(course_id, current, now, "column-recreated")
 
 
 def roster(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
@@ -73,4 +75,4 @@ def roster(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
     if course.lti_version != "1.3":
         return _not_done(http, "The course roster needs LTI 1.3 (Names and Role Provisioning); this course is LTI 1.1.")
     container.jobs().request("roster", course_id, now, requested_by=current.learner_id)
-    return _back(course_id, current.token, "roster-sync")
+    return _back(course_id, current, now, "roster-sync")

@@ -65,6 +65,9 @@ def after_launch(outcome: LaunchOutcome, facts: LaunchFacts, http: HttpRequest, 
     """The instructor goes to the gradebook; the learner goes to the product with a signed token."""
     base = public_base_url(http)
     keys = container.tool_keys()
+    if outcome.is_instructor and facts.lti_version == "1.3":
+        # The first instructor launch that offers the roster queues its first read (services/roster.py).
+        container.roster().instructor_launched(outcome.course.course_id, facts.memberships_url, facts.client_id, now)
     if outcome.is_instructor:
         started = session.issue(
             keys,

@@ -176,7 +176,7 @@ def _document(title: str, body: str) -> str:
 def _header(view: GradebookView, session_expires: datetime | None) -> str:
     course = view.course
     facts = [
-        f"LTI {e(course.lti_version)}",
+        f"LTI {e(course.lti_version)}" if not course.lti13_issuer else "LTI 1.1, now LTI 1.3 (each cell says how)",
         f"{len(view.rows)} learner{'s' if len(view.rows) != 1 else ''}",
         f"{len(course.activities)} activit{'ies' if len(course.activities) != 1 else 'y'}",
         f"release policy: {e(_policy_short(view))}",
@@ -261,6 +261,9 @@ def _cell(cell: CellView, base: str) -> str:
     grade = format_grade(cell.grade)
     shown = f'<span class="g">{e(grade)}</span>' if grade else NO_GRADE
     note = f' <span class="note">{e(cell.note)}</span>' if cell.note else ""
+    if cell.protocol:  # a course moved from LTI 1.1 to 1.3: which way this cell's grade goes
+        short = "1.3" if "1.3" in cell.protocol else "1.1"
+        note += f' <span class="note" title="sent by {e(cell.protocol)}">{short}</span>'
     label = e(mark.label)
     if cell.status == "retrying" and cell.when is not None:
         label = f"retrying {e(cell.when.astimezone(UTC).strftime('%H:%M'))}"

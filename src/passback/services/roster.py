@@ -1,0 +1,198 @@
+"""The course roster (NRPS): learners who never launched, and learners the LMS says left.
+
+Read on the first instructor launch (queued), on a schedule (daily, a bounded number of courses per
+sweep) and on demand (the gradebook's button, `passback roster sync`). A read costs one request per
+page and writes only what changed (`domain.roster.roster_changes`): a second read of an unchanged
+roster writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from passback.data.courses import CourseRepository
+from passback.data.enrollments import EnrollmentRepository
+from passback.data.learners import LearnerRepository
+from passback.data.roster import RosterRepository
+from passback.domain.records import CourseRecord, EnrollmentRecord, LinkRecord
+from passback.domain.roster import Known, Member, roster_changes
+from passback.lms.gateway import LmsGateway
+from passback.lms.roster import RosterClient
+from passback.observability import count, logger
+from passback.services.grades import CourseGrades
+from passback.services.jobs import CourseJobs
+
+if TYPE_CHECKING:
+    from passback.services.merges import MergeService
+
+ENROLLMENT_PAGE = 1000
+FIRST_READ_IN = timedelta(0)
+READ_EVERY = timedelta(days=1)
+
+
+class RosterUnavailable(Exception):
+    """The course's roster cannot be read; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RosterReport:
+    course_id: str
+    members: int
+    pages: int
+    added: int
+    status_changed: int
+    waiting_for_merge: int
+    queued_sync: bool
+
+    @property
+    def writes(self) -> int:
+        return self.added + self.status_changed
+
+
+class RosterService:
+    def __init__(
+        self,
+        courses: CourseRepository,
+        enrollments: EnrollmentRepository,
+        learners: LearnerRepository,
+        grades: CourseGrades,
+        jobs: CourseJobs,
+        rosters: RosterRepository,
+        lms: LmsGateway,
+        client: RosterClient,
+        merges: MergeService | None = None,
+    ) -> None:
+        self.courses = courses
+        self.enrollments = enrollments
+        self.learners = learners
+        self.grades = grades
+        self.jobs = jobs
+        self.rosters = rosters
+        self.lms = lms
+        self.client = client
+        self.merges = merges
+
+    # -- when to read
+
+    def instructor_launched(
+        self, course_id: str, memberships_url: str | None, client_id: str | None, now: datetime
+    ) -> str | None:
+        """Remember where the roster is; the first time, queue its first read. Returns the job id queued."""
+        if not memberships_url:
+            return None
+        if not self.rosters.remember(course_id, memberships_url, client_id, now, FIRST_READ_IN + READ_EVERY):
+            return None
+        return self.jobs.request("roster", course_id, now, requested_by="first instructor launch").job_id
+
+    def queue_due(self, now: datetime, budget: int) -> int:
+        """The schedule: queue the reads that fell due, at most `budget` per sweep.
+
+        As the other scheduled work (services/sweep.py): queued with an id fixed by what fell due, then
+        moved a day ahead with a conditional write; a crash in between queues it again, and two sweeps
+        at once queue the same job, which the release function runs once.
+        """
+        queued = 0
+        for course_id, seen in self.rosters.due(now, budget):
+            job_id = hashlib.sha256(f"roster\x1f{course_id}\x1f{seen}".encode()).hexdigest()[:32]
+            self.jobs.request("roster", course_id, now, requested_by="schedule", job_id=job_id)
+            if self.rosters.reschedule(course_id, seen, now + READ_EVERY):
+                queued += 1
+        return queued
+
+    # -- the read
+
+    def sync(self, course_id: str, now: datetime, on_progress: Callable[[str], None] | None = None) -> RosterReport:
+        course = self.courses.get(course_id)
+        if course is None:
+            raise RosterUnavailable(f"There is no course {course_id}.")
+        if course.lti_version != "1.3":
+            raise RosterUnavailable("The course roster needs LTI 1.3 (Names and Role Provisioning); this is LTI 1.1.")
+        source = self.rosters.get(course_id)
+        if source is None:
+            raise RosterUnavailable(
+                "The LMS has not offered this course's roster yet: an instructor must open a Passback link once, "
+                "with the Names and Role Provisioning service enabled for the tool (docs/lms-setup.md)."
+            )
+        say = on_progress or (lambda _: None)
+        stub = LinkRecord(
+            link_id="", resource_link_id="", activity_id=None, lti_version="1.3", client_id=source.client_id
+        )
+        endpoint = self.lms.token_endpoint(course, stub)
+        pages = 0
+
+        def page_read(number: int, so_far: int) -> None:
+            nonlocal pages
+            pages = number
+            say(f"read page {number} of the roster ({so_far} members so far)")
+
+        members = self.client.members(endpoint, source.memberships_url, on_page=page_read)
+        known = self._known(course_id)
+        plan = roster_changes(members, known.values())
+        say(f"{len(members)} members: {len(plan.new)} new, {len(plan.status)} changed")
+        waiting = 0
+        added = 0
+        for index, member in enumerate(plan.new, start=1):
+            if self._add(course, member, now):
+                added += 1
+            else:
+                waiting += 1
+            if index % 500 == 0:
+                say(f"added {index} of {len(plan.new)} learners")
+        for learner_id, status in plan.status:
+            self.enrollments.set_lms_status(course_id, learner_id, status)
+        queued = False
+        if added or plan.returned:
+            # Rule 13: what is owed to them (grades from earlier work, deadline zeros) can reach the LMS now.
+            self.jobs.request("sync", course_id, now, requested_by="roster")
+            queued = True
+        report = RosterReport(
+            course_id=course_id,
+            members=len(members),
+            pages=pages,
+            added=added,
+            status_changed=len(plan.status),
+            waiting_for_merge=waiting,
+            queued_sync=queued,
+        )
+        count("RosterMembersAdded", added)
+        logger.info("roster read", extra={**report.__dict__})
+        return report
+
+    def _known(self, course_id: str) -> dict[str, Known]:
+        known: dict[str, Known] = {}
+        cursor = None
+        while True:
+            records, cursor = self.enrollments.page(course_id, cursor, ENROLLMENT_PAGE)
+            for record in records:
+                user_id = record.lti13_user_id or record.lms_user_id  # a course migrated from 1.1: its 1.3 sub
+                known[record.learner_id] = Known(record.learner_id, user_id, record.role, record.lms_status)
+            if not cursor:
+                return known
+
+    def _add(self, course: CourseRecord, member: Member, now: datetime) -> bool:
+        """Enroll a learner who never launched. False when their email belongs to another account: the
+        merge (rule 12) happens at their first launch, so no second account is made for them here."""
+        learner_id = self.learners.by_identity(course.platform_id, member.user_id)
+        if learner_id is None:
+            if self.merges is not None and self.merges.candidate(member.email) is not None:
+                return False
+            made = self.learners.create(email=member.email, name=member.name, now=now)
+            learner_id = self.learners.link_identity(
+                platform_id=course.platform_id, lms_user_id=member.user_id, learner_id=made, email=member.email, now=now
+            )
+        record = EnrollmentRecord(
+            course_id=course.course_id,
+            learner_id=learner_id,
+            role="learner",
+            lms_user_id=member.user_id,
+            name=member.name,
+            email=member.email,
+            grades=self.grades.initial_entries(course, learner_id, now),
+            launched=False,
+        )
+        self.enrollments.create_if_absent(record, now)
+        return True
