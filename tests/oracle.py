@@ -85,6 +85,8 @@ class Stream:
     events: list[Event] = field(default_factory=list)
     # Learners whose work before their first launch is reported by email (a product account): rule 12.
     email_users: frozenset[str] = frozenset()
+    # Students in the LMS course when the instructor first launches (the roster Passback reads then).
+    roster: frozenset[str] = frozenset()
     end_minute: float = 0.0  # the clock when the system has drained for the last time
 
     def scores(self) -> list[Score]:
@@ -96,8 +98,10 @@ class Oracle:
         self.stream = stream
 
     def enrolled(self) -> set[str]:
-        """Rule 2: a student's first launch from any link of the course enrolls them."""
-        return {e.user for e in self.stream.events if isinstance(e, Launch)}
+        """Rule 2: a student's first launch from any link of the course enrolls them; in LTI 1.3 the
+        course roster (NRPS, read at the instructor's first launch) enrolls every student the LMS had
+        in the course then, launched or not (rule 13 lets their grades reach the LMS)."""
+        return {e.user for e in self.stream.events if isinstance(e, Launch)} | set(self.stream.roster)
 
     def released(self) -> set[str]:
         """Rule 8: released by the instructor, or by an immediate release policy."""
