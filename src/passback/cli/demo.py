@@ -1,4 +1,4 @@
-"""`passback demo`: the one-minute tour. The local stack, an emulated LMS, two courses, a stream of scores.
+"""`passback demo`: the one-minute tour. The local stack, an emulated LMS, three courses, a stream of scores.
 
 It starts `passback serve`'s stack in this process and an LMS emulator beside it (registered as an
 LTI 1.3 platform and as an LTI 1.1 consumer), then plays a course's first weeks:
@@ -366,13 +366,13 @@ def _physics_by_deep_linking(world: DemoWorld, now: datetime) -> None:
     done = lms.deep_link(requests.Session(), CLIENT_ID, INSTRUCTOR.user_id, physics.context_id, picked, homepage=True)
     if done.status_code != 200:
         raise RuntimeError(f"the demo's deep linking was refused: {done.text[:300]}")
-    for link in lms.links(physics.context_id):
-        physics.links[link["resource_link_id"]] = (link["title"], link["custom"].get("activity_id"))
+    for made in lms.links(physics.context_id):
+        physics.links[made["resource_link_id"]] = (made["title"], made["custom"].get("activity_id"))
     _instructor_launches(world, physics)  # the first one also reads the roster: Niels is enrolled
     lise, richard = physics.people[0], physics.people[1]
     for person in (lise, richard):
-        for link in physics.links:
-            _launch(world, physics, person, link)
+        for resource_link_id in physics.links:
+            _launch(world, physics, person, resource_link_id)
     world.drain()
     _scores(
         world,
@@ -435,7 +435,7 @@ def wait_for_queues(queue_urls: Iterable[str], timeout: float = 120.0) -> None:
 
 def register_verb(verbs: Any) -> None:
     demo = verbs.add_parser(
-        "demo", help="the one-minute tour: the local stack, an emulated LMS, two courses and a stream of scores"
+        "demo", help="the one-minute tour: the local stack, an emulated LMS, three courses and a stream of scores"
     )
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
     demo.add_argument(
@@ -487,7 +487,7 @@ def run(args: argparse.Namespace) -> int:
         lms.start()
         queues = [url for name, url in info.queues.items() if "DeadLetter" not in name]
         world = DemoWorld(lms=lms, base_url=info.base_url, drain=lambda: wait_for_queues(queues))
-        print("Playing the demo: two courses, ten learners, a stream of scores...", flush=True)
+        print("Playing the demo: three courses, 13 learners, a stream of scores...", flush=True)
         from passback.observability import logger
 
         level = logger.log_level
