@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, median, table
 
-FUNCTIONS = ("launch", "score", "release", "retry")
-NO_LTI_LIBRARIES = ("score", "release", "retry")
+FUNCTIONS = ("launch", "score", "release", "retry", "api")
+NO_LTI_LIBRARIES = ("score", "release", "retry", "api")
 
 PROBE = """
 import importlib.util, json, sys, time

@@ -27,7 +27,7 @@ LAMBDA_ARM_PER_GB_SECOND = 0.0000133334
 DDB_PER_WRU = 0.625 / 1e6  # on-demand write request unit
 DDB_PER_RRU = 0.125 / 1e6  # on-demand read request unit
 SQS_PER_REQUEST = 0.40 / 1e6  # standard queue, per request of up to 10 messages (64 KB chunks)
-MEMORY_GB = 512 / 1024  # infra/template.yaml, Globals.Function.MemorySize
+MEMORY_GB = 256 / 1024  # infra/template.yaml, ScoreFunction's MemorySize (the Globals give 512)
 BILLED_MS_PER_MESSAGE = 60.0  # handler work plus one LMS round trip shared by a batch; see docs/performance.md
 MESSAGES_PER_BATCH = 10.0  # infra/template.yaml: the score function's SQS event source has BatchSize 10
 # Per message: the product's SendMessageBatch, and Lambda's ReceiveMessage and DeleteMessageBatch,

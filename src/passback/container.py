@@ -6,6 +6,7 @@ handler, so a cold start pays only for what that function uses. Tests call `rese
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -123,7 +124,11 @@ def gradebook_view() -> GradebookViewRepository:
 def gradebook() -> GradebookService:
     from passback.services.gradebook import GradebookService
 
-    return GradebookService(gradebook_view())
+    def thresholds(activity_ids: Iterable[str]) -> dict[str, int | None]:
+        found = catalog().get_many(activity_ids)
+        return {a: int(item.min_questions) if item is not None else None for a, item in found.items()}
+
+    return GradebookService(gradebook_view(), thresholds)
 
 
 @cache
@@ -206,9 +211,11 @@ def grades() -> CourseGrades:
 
 @cache
 def scoring() -> ScoringService:
+    from datetime import timedelta
+
     from passback.services.scoring import ScoringService
 
-    workers = get_settings().platform_concurrency
+    settings = get_settings()
     return ScoringService(
         catalog(),
         learners(),
@@ -217,8 +224,9 @@ def scoring() -> ScoringService:
         courses(),
         sync(),
         queues(),
-        workers=workers,
+        workers=settings.platform_concurrency,
         statuses=message_statuses(),
+        clock_skew=timedelta(seconds=settings.score_clock_skew_seconds),
     )
 
 
@@ -443,7 +451,10 @@ def product_tokens() -> ProductTokens:
 
 @cache
 def message_intake() -> MessageIntake:
+    from datetime import timedelta
+
     from passback.data.products import RateWindows
     from passback.services.product_api import MessageIntake
 
-    return MessageIntake(products(), message_statuses(), RateWindows(), queues())
+    skew = timedelta(seconds=get_settings().score_clock_skew_seconds)
+    return MessageIntake(products(), message_statuses(), RateWindows(), queues(), clock_skew=skew)

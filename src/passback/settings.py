@@ -35,6 +35,8 @@ class Settings:
     http_timeout_seconds: float = 10.0
     platform_concurrency: int = 8
     retry_horizon_seconds: int = 3600
+    # A score dated more than this after the queue received it is refused (docs/messages.md).
+    score_clock_skew_seconds: int = 300
     sender_email: str = "no-reply@passback.invalid"
     mail_dir: str | None = None
     # LTI Dynamic Registration without an invite (docs/lms-setup.md); off unless the deployment opens it.
@@ -61,6 +63,7 @@ _ENV = {
     "http_timeout_seconds": "PASSBACK_HTTP_TIMEOUT_SECONDS",
     "platform_concurrency": "PASSBACK_PLATFORM_CONCURRENCY",
     "retry_horizon_seconds": "PASSBACK_RETRY_HORIZON_SECONDS",
+    "score_clock_skew_seconds": "PASSBACK_SCORE_CLOCK_SKEW_SECONDS",
     "sender_email": "PASSBACK_SENDER_EMAIL",
     "mail_dir": "PASSBACK_MAIL_DIR",
     "open_registration": "PASSBACK_OPEN_REGISTRATION",

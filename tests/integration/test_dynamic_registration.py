@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from passback import container
+from passback.cli import main as cli_main
 from passback.emulator.browser import parse_page
 from passback.lti.descriptions import SCOPES, TOOL_CONFIGURATION_CLAIM
 from stack_harness import Stack
@@ -180,3 +181,27 @@ def test_a_platform_error_gives_the_invite_back(stack: Stack, lms: Any, clock: A
     assert "HTTP 401" in refused.text
     assert registrations_of(lms.issuer) == []
     assert confirm(open_registration(stack, lms, token)).status_code == 200
+
+
+def test_a_deployment_made_after_registration_is_added_by_the_operator(
+    stack: Stack, lms: Any, clock: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Brightspace creates deployments after registration: `platforms add-deployment` adds one."""
+    assert confirm(open_registration(stack, lms, invite(clock))).status_code == 200
+    [platform] = registrations_of(lms.issuer)
+    setup_course(lms)
+    refused = lms.lti13_launch(
+        requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link", deployment_id="org-unit-7"
+    )
+    assert refused.status_code == 403
+    assert "deployment" in refused.text
+    args = ["platforms", "add-deployment", "--issuer", lms.issuer, "--client-id", platform.client_id]
+    assert cli_main([*args, "--deployment-id", "org-unit-7"]) == 0
+    assert "Deployment org-unit-7 added" in capsys.readouterr().out
+    launched = lms.lti13_launch(
+        requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link", deployment_id="org-unit-7"
+    )
+    assert launched.status_code == 303, launched.text[:800]
+    assert cli_main(["platforms", "add-deployment", "--issuer", lms.issuer, "--client-id", "nobody",
+                     "--deployment-id", "x"]) == 2  # fmt: skip
+    assert "no registration" in capsys.readouterr().err

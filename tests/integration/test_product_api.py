@@ -79,6 +79,11 @@ def test_a_bad_batch_gets_400_naming_every_problem_of_every_message_and_nothing_
     assert all("pydantic" not in p["problem"] and "errors.pydantic" not in p["problem"] for p in body["problems"])
     assert next(p for p in body["problems"] if p["field"] == "titel")["message_id"] == unknown_field["message_id"]
     assert "none was accepted" in body["error_description"]
+    # A report dated beyond the accepted clock skew would only be dead-lettered: refused now, by field.
+    ahead = score({"email": "ann@example.edu"}, "quiz-9", 1, 50.0, clock.now.replace(year=clock.now.year + 1))
+    future = product.post([good, ahead])
+    assert future.status_code == 400
+    assert [(p["index"], p["field"]) for p in future.json()["problems"]] == [(1, "occurred_at")]
     stack.drain()
     assert product.status(good["message_id"]).status_code == 404  # not even the good one
     assert product.post([good]).status_code == 202
@@ -204,3 +209,22 @@ def test_more_than_ten_messages_is_413_and_over_the_rate_limit_is_429_with_retry
     assert limited, [a.status_code for a in answers]
     assert limited[0].headers["Retry-After"] == "1"
     assert limited[0].json()["error"] == "rate_limited"
+
+
+def test_two_products_publishing_one_new_activity_at_once_one_owns_it_and_the_other_is_refused(
+    stack: Stack,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    products = [register_product(stack.base_url, f"app-{n}") for n in range(4)]
+    tokens = [p.token() for p in products]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(
+                lambda pair: pair[0].post([activity("contested", "Contested")], token=pair[1]),
+                zip(products, tokens, strict=True),
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [202, 403, 403, 403]
+    winner = products[[a.status_code for a in answers].index(202)]
+    assert container.products().activity_owner("contested") == winner.product_id

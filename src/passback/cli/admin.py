@@ -55,27 +55,7 @@ def register(verbs: Any) -> None:
     add.set_defaults(run=platforms_add)
     lister = platforms.add_parser("list", help="list registrations")
     lister.set_defaults(run=platforms_list)
-    invite = platforms.add_parser(
-        "invite", help="make a one-time LTI Dynamic Registration URL (valid for a day) for an LMS admin to paste"
-    )
-    invite.add_argument("--name", default=None, help="who or what the invite is for (shown to operators only)")
-    invite.add_argument("--hours", type=float, default=24.0, help="how long the invite stays valid (default 24)")
-    invite.set_defaults(run=platforms_invite)
-    config = platforms.add_parser("config", help="print the tool's configuration in an LMS's own format")
-    config.add_argument(
-        "--lms", choices=("canvas", "moodle"), required=True, help="the LMS whose format to print: canvas or moodle"
-    )
-    config.set_defaults(run=platforms_config)
-    legacy = platforms.add_parser(
-        "link-legacy",
-        help="tie an LTI 1.3 registration to the LTI 1.1 consumer it was, so its courses and learners continue",
-    )
-    legacy.add_argument("--issuer", required=True, help="the 1.3 registration's issuer, as `platforms list` shows")
-    legacy.add_argument("--client-id", required=True, help="the 1.3 registration's client id (platforms list)")
-    target = legacy.add_mutually_exclusive_group(required=True)
-    target.add_argument("--consumer-key", help="the LTI 1.1 consumer key this LMS used (passback consumers list)")
-    target.add_argument("--unlink", action="store_true", help="remove the tie")
-    legacy.set_defaults(run=platforms_link_legacy)
+    register_one_url_and_migration(platforms)
     remove = platforms.add_parser("remove", help="remove a registration and its deployments")
     remove.add_argument("--issuer", required=True, help="the registration's issuer, as `platforms list` shows")
     remove.add_argument("--client-id", required=True, help="the registration's client id, as `platforms list` shows")
@@ -124,6 +104,38 @@ def register(verbs: Any) -> None:
     retire = keys.add_parser("retire", help="remove the previous keys from the JWKS")
     retire.add_argument("--force", action="store_true", help="even within 15 minutes of a rotation")
     retire.set_defaults(run=keys_retire)
+
+
+def register_one_url_and_migration(platforms: Any) -> None:
+    """The verbs of LTI Dynamic Registration, the per-LMS configurations and the LTI 1.1 -> 1.3 tie."""
+    invite = platforms.add_parser(
+        "invite", help="make a one-time LTI Dynamic Registration URL (valid for a day) for an LMS admin to paste"
+    )
+    invite.add_argument("--name", default=None, help="who or what the invite is for (shown to operators only)")
+    invite.add_argument("--hours", type=float, default=24.0, help="how long the invite stays valid (default 24)")
+    invite.set_defaults(run=platforms_invite)
+    config = platforms.add_parser("config", help="print the tool's configuration in an LMS's own format")
+    config.add_argument(
+        "--lms", choices=("canvas", "moodle"), required=True, help="the LMS whose format to print: canvas or moodle"
+    )
+    config.set_defaults(run=platforms_config)
+    deployment = platforms.add_parser(
+        "add-deployment", help="add a deployment id to a registration (one made by Dynamic Registration, say)"
+    )
+    deployment.add_argument("--issuer", required=True, help="the registration's issuer, as `platforms list` shows")
+    deployment.add_argument("--client-id", required=True, help="the registration's client id (platforms list)")
+    deployment.add_argument("--deployment-id", required=True, help="the deployment id the LMS shows")
+    deployment.set_defaults(run=platforms_add_deployment)
+    legacy = platforms.add_parser(
+        "link-legacy",
+        help="tie an LTI 1.3 registration to the LTI 1.1 consumer it was, so its courses and learners continue",
+    )
+    legacy.add_argument("--issuer", required=True, help="the 1.3 registration's issuer, as `platforms list` shows")
+    legacy.add_argument("--client-id", required=True, help="the 1.3 registration's client id (platforms list)")
+    target = legacy.add_mutually_exclusive_group(required=True)
+    target.add_argument("--consumer-key", help="the LTI 1.1 consumer key this LMS used (passback consumers list)")
+    target.add_argument("--unlink", action="store_true", help="remove the tie")
+    legacy.set_defaults(run=platforms_link_legacy)
 
 
 def platforms_add(args: argparse.Namespace) -> int:
@@ -191,6 +203,21 @@ def platforms_config(args: argparse.Namespace) -> int:
     use_target(args)
     base = get_settings().base_url
     print(json.dumps(canvas_json(base), indent=2) if args.lms == "canvas" else moodle_form_text(base))
+    return 0
+
+
+def platforms_add_deployment(args: argparse.Namespace) -> int:
+    from passback import container
+    from passback.cli.errors import CliError
+
+    use_target(args)
+    platforms = container.platforms()
+    if platforms.get(args.issuer, args.client_id) is None:
+        raise CliError(f"no registration for issuer {args.issuer}, client {args.client_id} (passback platforms list)")
+    if not 0 < len(args.deployment_id.encode("utf-8")) <= 255:
+        raise CliError("--deployment-id must be 1 to 255 bytes")
+    platforms.add_deployment(args.issuer, args.client_id, args.deployment_id, utcnow())
+    print(f"Deployment {args.deployment_id} added to {args.issuer} (client {args.client_id}).")
     return 0
 
 

@@ -31,6 +31,12 @@ def register(verbs: Any) -> None:
     serve.add_argument(
         "--workers", type=v.integer("workers", 1, 64), default=2, help="concurrent invocations per queue"
     )
+    serve.add_argument(
+        "--score-workers",
+        type=v.integer("score workers", 1, 64),
+        default=4,
+        help="score batches handled at once (like concurrent Lambda instances; default 4)",
+    )
     serve.set_defaults(run=run)
 
 
@@ -52,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         state_file=state,
         retry_delay_seconds=args.retry_delay,
         workers=args.workers,
+        score_workers=args.score_workers,
     )
 
     def stop(*_: Any) -> None:
@@ -99,6 +106,7 @@ def print_banner(info: Any, state_file: Path) -> None:
         f"  LTI 1.3 launch    {info.base_url}/lti13/launch",
         f"  JWKS              {info.base_url}/.well-known/jwks.json",
         f"  LTI 1.1 launch    {info.base_url}/lti11/launch",
+        f"  Score API         {info.base_url}/api/v1/messages  (token: /api/v1/token; passback products add)",
         f"  AWS endpoint URL  {info.aws_endpoint_url}",
     ]
     lines += [f"  {name:<17} {url}" for name, url in info.queues.items()]

@@ -42,6 +42,10 @@ def cell_record(item: Cell) -> CellRecord:
         history=tuple(Attempt.from_list(raw) for raw in (item.history or [])),
         updated_at=item.updated_at,
         version=item.version,
+        claim_id=item.claim_id,
+        claim_until=item.claim_until,
+        claim_value=item.claim_value,
+        dirty=bool(item.dirty),
     )
 
 
@@ -49,22 +53,28 @@ class CellRepository:
     def __init__(self) -> None:
         ensure_bound()
 
-    def get(self, course_id: str, learner_id: str, link_id: str) -> CellRecord | None:
+    def get(self, course_id: str, learner_id: str, link_id: str, *, consistent: bool = False) -> CellRecord | None:
         pk, sk = Cell.keys_for(course_id=course_id, learner_id=learner_id, link_id=link_id)
         try:
-            return cell_record(Cell.get(pk, sk))
+            return cell_record(Cell.get(pk, sk, consistent_read=consistent))
         except Cell.DoesNotExist:
             return None
 
-    def for_learner(self, course_id: str, learner_id: str) -> dict[str, CellRecord]:
-        """Every cell of one learner in one course (one Query)."""
+    def for_learner(self, course_id: str, learner_id: str, *, consistent: bool = True) -> dict[str, CellRecord]:
+        """Every cell of one learner in one course (one Query).
+
+        Consistent by default: a sender must see every claim written before it looks
+        (docs/architecture.md, "A cell's states").
+        """
         return {
             item.link_id: cell_record(item)
-            for item in Cell.query(f"C#{course_id}", Cell.sk.startswith(f"X#{learner_id}#"))
+            for item in Cell.query(f"C#{course_id}", Cell.sk.startswith(f"X#{learner_id}#"), consistent_read=consistent)
             if isinstance(item, Cell)
         }
 
-    def for_learners(self, course_id: str, learner_ids: list[str]) -> dict[str, dict[str, CellRecord]]:
+    def for_learners(
+        self, course_id: str, learner_ids: list[str], *, consistent: bool = True
+    ) -> dict[str, dict[str, CellRecord]]:
         """Every cell of these learners in one course, per learner, in one paginated Query.
 
         Cells sort as `X#<learner>#<link>`, so the cells of a page of enrollments (which sort as
@@ -76,14 +86,27 @@ class CellRepository:
             return found
         low, high = min(learner_ids), max(learner_ids)
         # "$" sorts just after "#", so the range ends after every `X#<high>#...` key.
-        for item in Cell.query(f"C#{course_id}", Cell.sk.between(f"X#{low}#", f"X#{high}$")):
+        for item in Cell.query(
+            f"C#{course_id}", Cell.sk.between(f"X#{low}#", f"X#{high}$"), consistent_read=consistent
+        ):
             if isinstance(item, Cell) and item.learner_id in found:
                 found[item.learner_id][item.link_id] = cell_record(item)
         return found
 
     def save(self, cell: CellRecord) -> CellRecord:
-        """Write the cell if nobody wrote it since it was read; raises Conflict otherwise."""
-        retrying = cell.status == CellStatus.RETRYING and cell.next_attempt_at is not None
+        """Write the cell if nobody wrote it since it was read; raises Conflict otherwise.
+
+        The sweep finds a cell through the sparse `due` index when its retry is due, and when a
+        sender marked it dirty behind a claim (due when the claim's lease ends): if the claim's
+        holder died, the sweep takes the cell over. A claim nobody waits on is not indexed (that
+        would cost two index writes per send): its holder's input (an SQS message) is delivered
+        again when the holder dies, and the redelivery takes the expired claim over.
+        """
+        due_at: datetime | None = None
+        if cell.status == CellStatus.RETRYING and cell.next_attempt_at is not None:
+            due_at = cell.next_attempt_at
+        if cell.dirty and cell.claim_id is not None and cell.claim_until is not None:
+            due_at = cell.claim_until if due_at is None else min(due_at, cell.claim_until)
         item = Cell(
             course_id=cell.course_id,
             learner_id=cell.learner_id,
@@ -102,8 +125,12 @@ class CellRepository:
             outcome_service_url=cell.outcome_service_url,
             history=[a.to_list() for a in cell.history[-HISTORY_KEPT:]],
             updated_at=cell.updated_at,
-            due_pk=f"RETRY#{retry_shard(cell.learner_id, cell.link_id)}" if retrying else None,
-            due_sk=f"{due_stamp(cell.next_attempt_at)}#{cell.course_id}" if retrying and cell.next_attempt_at else None,
+            claim_id=cell.claim_id,
+            claim_until=cell.claim_until,
+            claim_value=cell.claim_value,
+            dirty=True if cell.dirty else None,
+            due_pk=f"RETRY#{retry_shard(cell.learner_id, cell.link_id)}" if due_at else None,
+            due_sk=f"{due_stamp(due_at)}#{cell.course_id}" if due_at else None,
         )
         if cell.version is not None:  # a new cell has no version; save() then requires it to be absent
             item.version = cell.version

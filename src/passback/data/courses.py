@@ -76,10 +76,16 @@ class CourseRepository:
         ensure_bound()
         self.default_policy = default_policy
 
-    def get(self, course_id: str) -> CourseRecord | None:
-        """The course, its activities and links: one Query over the configuration range."""
+    def get(self, course_id: str, *, consistent: bool = False) -> CourseRecord | None:
+        """The course, its activities and links: one Query over the configuration range.
+
+        `consistent` when a decision rests on its release state as it is now (sync, before
+        recording a status that stops sending).
+        """
         low, high = CONFIG_RANGE
-        items = list(GradebookItem.query(f"C#{course_id}", GradebookItem.sk.between(low, high)))
+        items = list(
+            GradebookItem.query(f"C#{course_id}", GradebookItem.sk.between(low, high), consistent_read=consistent)
+        )
         return course_record(items, self.default_policy)
 
     def create_if_absent(

@@ -208,6 +208,10 @@ class Cell(GradebookItem, discriminator="cell"):
     outcome_service_url = UnicodeAttribute(null=True)
     history = ListAttribute[Any](default=list)  # type: ignore[arg-type]
     updated_at = UTCDateTimeAttribute(null=True)
+    claim_id = UnicodeAttribute(null=True)
+    claim_until = UTCDateTimeAttribute(null=True)
+    claim_value = NumberAttribute(null=True)
+    dirty = BooleanAttribute(null=True)
     version = VersionAttribute()
 
     @classmethod

@@ -80,6 +80,9 @@ class PlatformRepository:
             Deployment(issuer=issuer, client_id=client_id, deployment_id=deployment_id, created_at=now).save()
         return platform
 
+    def add_deployment(self, issuer: str, client_id: str, deployment_id: str, now: datetime) -> None:
+        Deployment(issuer=issuer, client_id=client_id, deployment_id=deployment_id, created_at=now).save()
+
     def set_legacy_consumer(self, issuer: str, client_id: str, consumer_key: str | None) -> bool:
         """Tie this 1.3 registration to the LTI 1.1 consumer it was (None unties); False if no such registration."""
         pk, sk = Platform.keys_for(issuer=issuer, client_id=client_id)

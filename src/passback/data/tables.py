@@ -42,13 +42,17 @@ def bind(settings: Settings) -> None:
     """Point every model at its table and endpoint (and drop connections made for another)."""
     for spec in TABLES:
         name = getattr(settings, spec.settings_field)
-        for model in (spec.base, *spec.models):
+        models = (spec.base, *spec.models)
+        # Subclasses share their base's Meta, so decide once per table, before updating it: a model
+        # keeps its own cached connection, and each one made for another endpoint must go.
+        changed = any(
+            model.Meta.table_name != name
+            or getattr(model.Meta, "host", None) != settings.aws_endpoint_url
+            or getattr(model.Meta, "region", None) != settings.region
+            for model in models
+        )
+        for model in models:
             meta = model.Meta
-            changed = (
-                meta.table_name != name
-                or getattr(meta, "host", None) != settings.aws_endpoint_url
-                or getattr(meta, "region", None) != settings.region
-            )
             meta.table_name = name
             meta.host = settings.aws_endpoint_url
             meta.region = settings.region

@@ -104,6 +104,16 @@ def next_score_timestamp(last_sent_epoch: int | None, now: datetime) -> int:
     return candidate
 
 
+def claim_is_live(claim_id: str | None, claim_until: datetime | None, now: datetime) -> bool:
+    """A cell's claim holds until its lease ends; after that any sender may take the cell over."""
+    return claim_id is not None and claim_until is not None and claim_until > now
+
+
+def stops_sending(status: CellStatus | None) -> bool:
+    """Statuses that say "nothing to send": recorded only on the release state read at write time."""
+    return status in (CellStatus.NOT_RELEASED, CellStatus.BELOW_THRESHOLD, CellStatus.MERGE_PENDING)
+
+
 @dataclass(frozen=True)
 class RetryPlan:
     base_seconds: float = 30.0
@@ -137,11 +147,20 @@ def lms_errors_are_retried(
     return min(now + timedelta(seconds=delay), deadline)
 
 
+# How long a sender may hold a cell's claim: the longest timeout of a function that sends (the
+# release and retry functions, 120 s), so a live sender never loses its claim to another; a sender
+# that died delays its cell by at most this long.
+CLAIM_LEASE = timedelta(seconds=120)
+
+
 class Action(StrEnum):
     SEND = "send"
     RECORD = "record"
     WAIT = "wait"
     NOTHING = "nothing"
+    # Another sender holds the cell's claim and is sending something else: leave it a note (the
+    # cell's dirty mark) so it decides again once it has recorded its answer.
+    DEFER = "defer"
 
 
 @dataclass(frozen=True)
@@ -152,6 +171,9 @@ class CellState:
     sent_value: float | None = None
     failed_value: float | None = None
     next_attempt: datetime | None = None
+    # A live claim by another sender: the value it is sending (None: no live claim).
+    claimed_value: float | None = None
+    claimed: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,8 +200,15 @@ def sync_decision(
     - the LMS already has this value: nothing;
     - a retry is scheduled for later and this is not a resync: wait (failures are state, not floods);
     - a value that failed permanently, or gave up, is not sent again unless resynced;
-    - otherwise send the owed value (the latest: a burst sends one value, not each step).
+    - otherwise send the owed value (the latest: a burst sends one value, not each step);
+    - while another sender holds the cell's claim: nothing if it is sending the value owed,
+      otherwise defer to it (it decides again after recording; see `docs/architecture.md`).
     """
+    if cell.claimed:
+        sendable = owed is not None and released and has_target
+        if sendable and cell.claimed_value == owed:
+            return Decision(Action.NOTHING)
+        return Decision(Action.DEFER)
     if owed is None:
         return _record(cell, CellStatus.MERGE_PENDING if merge_pending else CellStatus.BELOW_THRESHOLD)
     if cell.status == CellStatus.SYNCED and cell.sent_value == owed:

@@ -192,3 +192,10 @@ class CellRecord:
     history: tuple[Attempt, ...] = ()
     updated_at: datetime | None = None
     version: int | None = None
+    # The send protocol (docs/architecture.md, "A cell's states"): the sender holding the cell,
+    # until when, and the value it is sending; and a mark left by senders who found the claim
+    # held, so its holder decides again after recording.
+    claim_id: str | None = None
+    claim_until: datetime | None = None
+    claim_value: float | None = None
+    dirty: bool = False

@@ -7,6 +7,7 @@ for a `FaultPlan` per request and carries it out outside the lock, so a hang nev
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,13 +26,14 @@ def check_target(target: str) -> str:
 
 @dataclass
 class _Rule:
-    kind: Literal["fail", "rate_limit", "hang", "delay"]
+    kind: Literal["fail", "rate_limit", "hang", "delay", "jitter"]
     target: str
     remaining: int | None
     status: int = 500
     body: str = ""
     seconds: float = 0.0
     retry_after: int = 0
+    low: float = 0.0
 
     def applies_to(self, target: str) -> bool:
         return self.target in ("all", target)
@@ -59,6 +61,7 @@ class Faults:
     def __init__(self, state: EmulatorState) -> None:
         self._state = state
         self._rules: list[_Rule] = []
+        self._random = random.Random()  # noqa: S311 - latency, not secrets
 
     def fail(
         self, status: int = 500, count: int | None = None, body: str = "injected failure", target: str = "all"
@@ -83,6 +86,17 @@ class Faults:
             if ms > 0:
                 self._rules.append(_Rule("delay", target, None, seconds=_seconds(ms / 1000.0)))
 
+    def jitter_ms(self, low_ms: float, high_ms: float, target: str = "all", seed: int | None = None) -> None:
+        """Add a random latency, uniform in [low_ms, high_ms], to every answer of the target (replaces
+        an earlier jitter): concurrent senders' requests then finish in any order, as on a real LMS."""
+        check_target(target)
+        if not 0 <= low_ms <= high_ms:
+            raise ValueError("jitter needs 0 <= low_ms <= high_ms")
+        with self._state.lock:
+            self._rules = [r for r in self._rules if not (r.kind == "jitter" and r.target == target)]
+            self._rules.append(_Rule("jitter", target, None, seconds=high_ms / 1000.0, low=low_ms / 1000.0))
+            self._random = random.Random(seed)  # noqa: S311 - latency, not secrets
+
     def expire_tokens(self) -> None:
         """Treat every access token issued so far as expired; tokens issued afterwards work."""
         with self._state.lock:
@@ -101,6 +115,11 @@ class Faults:
     def plan(self, target: str, json_errors: bool = True) -> FaultPlan:
         with self._state.lock:
             wait = sum(r.seconds for r in self._rules if r.kind == "delay" and r.applies_to(target))
+            wait += sum(
+                self._random.uniform(r.low, r.seconds)
+                for r in self._rules
+                if r.kind == "jitter" and r.applies_to(target)
+            )
             hang = next((r for r in self._rules if r.kind == "hang" and r.applies_to(target)), None)
             if hang is not None:
                 wait += hang.seconds

@@ -226,6 +226,7 @@ class LocalStack:
         state_file: Path | None = None,
         retry_delay_seconds: int = 2,
         workers: int = 2,
+        score_workers: int = 4,
         extra_environment: dict[str, str] | None = None,
     ) -> None:
         self.host = host
@@ -235,6 +236,8 @@ class LocalStack:
         self.state_file = state_file
         self.retry_delay = retry_delay_seconds
         self.workers = workers
+        # Several score batches at once, as Lambda runs them: local runs meet the races production has.
+        self.score_workers = score_workers
         self.extra_environment = extra_environment or {}
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[QueuePoller] = []
@@ -363,7 +366,9 @@ class LocalStack:
                     source.batch_size,
                     source.partial_failures,
                     region=REGION,
-                    workers=min(self.workers, source.max_concurrency),
+                    workers=min(
+                        self.score_workers if source.queue == "ScoreQueue" else self.workers, source.max_concurrency
+                    ),
                     retry_delay_seconds=self.retry_delay,
                 )
                 self.pollers.append(poller)

@@ -7,7 +7,7 @@ launch made sendable (a new target, a new link, a newly assigned activity).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from passback.data.catalog import ActivityRepository
 from passback.data.cells import CellRepository
 from passback.data.courses import CourseRepository
 from passback.data.enrollments import EnrollmentRepository
+from passback.data.errors import Conflict
 from passback.data.learners import LearnerRepository
 from passback.domain.launches import courses_create_themselves, students_enroll_themselves
 from passback.domain.records import CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
@@ -39,6 +40,10 @@ class LegacyIds:
     context_id: str
     resource_link_id: str
     verified_by: str
+
+
+# A launch that loses a race for its cell re-reads and re-applies this many times (never a 500).
+_TARGET_RACES = 8
 
 
 @dataclass(frozen=True)
@@ -336,22 +341,26 @@ class LaunchService:
         """LTI 1.1 keeps the learner's own sourcedid for this link (rule 13). True when it is new."""
         if facts.lti_version != "1.1" or not facts.sourcedid or not facts.outcome_service_url:
             return False
-        cell = self.cells.get(course.course_id, learner_id, link.link_id)
-        if cell is not None and (cell.sourcedid, cell.outcome_service_url) == (
-            facts.sourcedid,
-            facts.outcome_service_url,
-        ):
-            return False
-        base = cell or CellRecord(course_id=course.course_id, learner_id=learner_id, link_id=link.link_id)
-        from dataclasses import replace
-
-        self.cells.save(
-            replace(
-                base,
-                sourcedid=facts.sourcedid,
-                outcome_service_url=facts.outcome_service_url,
-                status=None if base.status == "no target" else base.status,
-                updated_at=now,
-            )
-        )
-        return True
+        for _ in range(_TARGET_RACES):
+            cell = self.cells.get(course.course_id, learner_id, link.link_id, consistent=True)
+            if cell is not None and (cell.sourcedid, cell.outcome_service_url) == (
+                facts.sourcedid,
+                facts.outcome_service_url,
+            ):
+                return False
+            base = cell or CellRecord(course_id=course.course_id, learner_id=learner_id, link_id=link.link_id)
+            try:
+                self.cells.save(
+                    replace(
+                        base,
+                        sourcedid=facts.sourcedid,
+                        outcome_service_url=facts.outcome_service_url,
+                        status=None if base.status == "no target" else base.status,
+                        updated_at=now,
+                    )
+                )
+            except Conflict:
+                # A sync wrote the cell since we read it (a score, a release): read it again and re-apply.
+                continue
+            return True
+        raise Conflict(f"cell {course.course_id}/{learner_id}/{link.link_id} kept changing during a launch")

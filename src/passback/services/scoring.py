@@ -16,12 +16,12 @@ import logging
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from passback.clock import from_epoch
+from passback.clock import from_epoch, queue_received_at
 from passback.data.catalog import ActivityRepository
 from passback.data.courses import CourseRepository
 from passback.data.enrollments import EnrollmentRepository
@@ -29,6 +29,7 @@ from passback.data.errors import Conflict
 from passback.data.learners import LearnerRepository
 from passback.data.products import MessageStatuses
 from passback.data.progress import ProgressRepository
+from passback.domain.clocks import DEFAULT_SKEW, future_report_refusal
 from passback.domain.grading import grade_from_timeline
 from passback.domain.progress import ScoreReport, progress_belongs_to_the_learner
 from passback.domain.records import CourseRecord, EnrollmentRecord, GradeEntry
@@ -52,6 +53,12 @@ class PermanentMessageError(Exception):
 
 class UnknownLearner(PermanentMessageError):
     reason = "unknown learner"
+
+
+class FutureReport(PermanentMessageError):
+    """Dated too far after the queue received it: it would be the newest report forever."""
+
+    reason = "occurred_at in the future"
 
 
 class NotThisProductsLearner(PermanentMessageError):
@@ -98,6 +105,7 @@ class ScoringService:
         *,
         workers: int = 8,
         statuses: MessageStatuses | None = None,
+        clock_skew: timedelta = DEFAULT_SKEW,
     ) -> None:
         self.catalog = catalog
         self.learners = learners
@@ -108,6 +116,7 @@ class ScoringService:
         self.queues = queues
         self.workers = workers
         self.statuses = statuses
+        self.clock_skew = clock_skew
 
     # ------------------------------------------------------------------ one message
 
@@ -117,8 +126,12 @@ class ScoringService:
         now: datetime,
         course_cache: dict[str, Any],
         product_id: str | None = None,
+        received_at: datetime | None = None,
     ) -> Applied:
-        """Apply one message; says which learner and courses it may have changed."""
+        """Apply one message; says which learner and courses it may have changed.
+
+        `received_at`: when the queue (or the API) received it, on `now`'s clock (default: now).
+        """
         if isinstance(message, ActivityMessage):
             self.catalog.put(
                 activity_id=message.activity_id,
@@ -129,6 +142,10 @@ class ScoringService:
             )
             count("ActivitiesApplied")
             return Applied()
+        refusal = future_report_refusal(message.occurred_at, received_at or now, self.clock_skew)
+        if refusal is not None:
+            count("ScoresFromTheFuture")
+            raise FutureReport(refusal)
         return self.apply_score(message, now, course_cache, product_id)
 
     def learner_for(self, ref: LearnerRef, now: datetime, product_id: str | None = None) -> str:
@@ -260,8 +277,10 @@ class ScoringService:
         except (ValidationError, ValueError) as error:
             self._dead_letter(record, "invalid message", _validation_summary(error), product_id)
             return
+        sent_ms = record.attributes.sent_timestamp
+        received_at = queue_received_at(int(sent_ms), now) if sent_ms and int(sent_ms) > 0 else now
         try:
-            applied = self.apply(message, now, course_cache, product_id)
+            applied = self.apply(message, now, course_cache, product_id, received_at)
         except PermanentMessageError as error:
             self._dead_letter(record, error.reason, str(error), product_id, message.message_id, now)
             return
@@ -277,7 +296,6 @@ class ScoringService:
             self.statuses.settle(product_id, message.message_id, status, now)
         if applied.learner_id is None:
             return
-        sent_ms = record.attributes.sent_timestamp
         origin = from_epoch(int(sent_ms) / 1000) if sent_ms else now
         for course_id in applied.course_ids:
             key = (course_id, applied.learner_id)

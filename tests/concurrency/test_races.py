@@ -1,0 +1,216 @@
+"""The five races a reviewer found, each replayed deterministically on the in-process stack.
+
+Two workers run the real score and release handlers in two threads of this process. A gate
+holds the first worker's LMS call (the POST itself goes to the emulator, over HTTP, once the gate
+opens), so the other worker runs to the end in between: the same interleaving every run, no
+sleeps. Each test fails on the code before the send protocol (docs/architecture.md, "A cell's
+states") and names the rule it proves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from course_setup import lti13_course
+from passback import container
+from passback.domain.release import ReleasePolicy
+from passback.emulator import LmsEmulator
+from stack_harness import CONSUMER_KEY, Stack, activity, score
+
+
+class HeldSend:
+    """The LMS gateway, with its first send held until `release` is set (then sent for real)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self._first = threading.Lock()
+
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        if self._first.acquire(blocking=False):
+            self.entered.set()
+            assert self.release.wait(30), "the held send was never released"
+        return self.real.send(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldSend]:
+    gate = HeldSend(container.sync().lms)
+    monkeypatch.setattr(container.sync(), "lms", gate)
+    yield gate
+    gate.release.set()
+
+
+@pytest.fixture
+def moodle(clock: Any) -> Iterator[LmsEmulator]:
+    with LmsEmulator(mode="moodle", clock=lambda: clock.now.timestamp()) as emulator:  # noqa: PLW0108 - now moves
+        yield emulator
+
+
+def poller(stack: Stack, queue: str) -> Any:
+    return next(p for p in stack.pollers if p.queue_url == stack.queue_urls[queue])
+
+
+def in_background(work: Callable[[], Any]) -> threading.Thread:
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def assert_timestamps_increase(lms: Any, user: str) -> None:
+    stamps = [datetime.fromisoformat(s["timestamp"]) for s in lms.score_history() if s["user_id"] == user]
+    assert all(a < b for a, b in itertools.pairwise(stamps)), stamps
+
+
+def test_the_newest_grade_wins_when_an_older_grades_post_is_slower(
+    stack: Stack, lms: Any, clock: Any, held: HeldSend
+) -> None:
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    scores = poller(stack, "ScoreQueue")
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=2))])
+    first = in_background(scores.poll_once)  # batch A: applies 60, its POST is held
+    assert held.entered.wait(30)
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 70.0, clock.now - timedelta(seconds=1))])
+    assert scores.poll_once() == 1  # batch B: applies 70 and finishes while A's POST is in flight
+    held.release.set()
+    first.join(30)
+    stack.drain()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 70.0
+    cell = course.cell("sam", "link-quiz-1")
+    assert (cell.status, cell.sent_value) == ("synced", 70.0)
+    assert_timestamps_increase(lms, "sam")
+
+
+def test_one_owed_value_delivered_to_two_concurrent_batches_is_posted_once(
+    stack: Stack, moodle: LmsEmulator, clock: Any, held: HeldSend
+) -> None:
+    course = lti13_course(stack, moodle, students=("sam",), activities=(("quiz-1", 1),))
+    scores = poller(stack, "ScoreQueue")
+    message = score(course.ref("sam"), "quiz-1", 1, 70.0, clock.now - timedelta(seconds=1))
+    moodle.reset_counters()
+    stack.send_messages([message])
+    first = in_background(scores.poll_once)
+    assert held.entered.wait(30)
+    stack.send_messages([message])  # SQS delivers it again (or the product retried), to another batch
+    assert scores.poll_once() == 1
+    held.release.set()
+    first.join(30)
+    stack.drain()
+
+    assert moodle.counters["score"] == 1
+    assert course.lms_grade("sam", "link-quiz-1") == 70.0
+    cell = course.cell("sam", "link-quiz-1")
+    assert (cell.status, cell.sent_value) == ("synced", 70.0)
+
+
+def test_a_release_between_a_batchs_course_read_and_its_sync_is_not_undone(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    container.course_settings().set_policy(course.course_id, ReleasePolicy.MANUAL, None, now=clock.now)
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=2))])
+    stack.drain()
+    assert course.cell("sam", "link-quiz-1").status == "not released"
+    releases = poller(stack, "ReleaseQueue")
+    scoring = container.scoring()
+    real = scoring.courses
+
+    class ReleasedRightAfterTheRead:
+        """The batch reads the course (not released yet); the instructor's Release Grades runs at once."""
+
+        def __init__(self) -> None:
+            self.done = False
+
+        def get(self, course_id: str, **kwargs: Any) -> Any:
+            found = real.get(course_id, **kwargs)
+            if not self.done:
+                self.done = True
+                container.jobs().request("release", course_id, clock.now, activity_id="quiz-1")
+                while releases.poll_once():
+                    pass
+            return found
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(scoring, "courses", ReleasedRightAfterTheRead())
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 70.0, clock.now - timedelta(seconds=1))])
+    stack.drain()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 70.0
+    cell = course.cell("sam", "link-quiz-1")
+    assert (cell.status, cell.sent_value) == ("synced", 70.0)
+
+
+def test_an_lti11_launch_racing_a_sync_of_its_cell_stores_its_target_instead_of_a_500(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack.register_lti11(lms)
+    lms.add_course("hist-1", "History 1")
+    lms.add_user("teacher", name="Tess Teacher", email="tess@example.edu", roles=["instructor"])
+    lms.add_user("lee", name="Lee Learner", email="lee@example.edu")
+    lms.enroll("hist-1", "teacher", "instructor")
+    lms.enroll("hist-1", "lee", "student")
+    lms.add_link("hist-1", "quiz-link", title="Quiz", custom={"activity_id": "quiz-1"})
+    lms.add_link("hist-1", "home-link", title="History home")
+    stack.send_messages([activity("quiz-1", "Quiz", min_questions=1)])
+    stack.drain()
+    assert stack.launch11(lms, "teacher", "hist-1", "quiz-link", roles="Instructor").status_code == 303
+    assert stack.launch11(lms, "lee", "hist-1", "home-link").status_code == 200
+    stack.drain()
+    launches = container.launches()
+    real = launches.cells
+    scores = poller(stack, "ScoreQueue")
+
+    class SyncedRightAfterTheRead:
+        """The launch reads the quiz cell (none yet); a score batch syncs Lee's cells at that moment."""
+
+        def __init__(self) -> None:
+            self.done = False
+
+        def get(self, *args: Any, **kwargs: Any) -> Any:
+            found = real.get(*args, **kwargs)
+            if not self.done:
+                self.done = True
+                assert scores.poll_once() == 1
+            return found
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(launches, "cells", SyncedRightAfterTheRead())
+    stack.send_messages([score({"consumer_key": CONSUMER_KEY, "user_id": "lee"}, "quiz-1", 1, 72.0, clock.now)])
+    response = stack.launch11(lms, "lee", "hist-1", "quiz-link")
+    stack.drain()
+
+    assert response.status_code == 200, response.text[:300]
+    outcomes = {o["resource_link_id"]: o["score"] for o in lms.outcomes() if o["user_id"] == "lee"}
+    assert outcomes == {"home-link": 0.72, "quiz-link": 0.72}
+
+
+def test_a_score_dated_a_year_ahead_is_refused_and_later_real_scores_still_count(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 90.0, clock.now + timedelta(days=365))])
+    stack.drain()
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 70.0, clock.now)])
+    stack.drain()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 70.0
+    parked = stack.dead_letters()
+    assert len(parked) == 1
+    attributes = parked[0]["MessageAttributes"]
+    assert attributes["reason"]["StringValue"] == "occurred_at in the future"
+    assert "clock" in attributes["detail"]["StringValue"]

@@ -1,0 +1,48 @@
+"""The send protocol's decisions and the clock-skew rule, as plain functions (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from passback.domain.clocks import DEFAULT_SKEW, future_report_refusal
+from passback.domain.delivery import Action, CellState, CellStatus, claim_is_live, stops_sending, sync_decision
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def decide(owed: float | None, cell: CellState, *, released: bool = True) -> Action:
+    return sync_decision(owed=owed, released=released, has_target=True, merge_pending=False, cell=cell, now=NOW).action
+
+
+def test_a_sender_finding_the_claim_held_for_the_value_it_owes_sends_nothing() -> None:
+    assert decide(70.0, CellState(status="synced", sent_value=60.0, claimed=True, claimed_value=70.0)) is Action.NOTHING
+
+
+def test_a_sender_finding_the_claim_held_for_another_value_defers_to_its_holder() -> None:
+    # The LMS has 60 and another sender is posting 70; this one owes 60 again: only the holder may
+    # decide what goes last, so it is told (a dirty mark), never skipped because 60 "is already there".
+    assert decide(60.0, CellState(status="synced", sent_value=60.0, claimed=True, claimed_value=70.0)) is Action.DEFER
+    assert decide(None, CellState(claimed=True, claimed_value=70.0)) is Action.DEFER
+    assert decide(70.0, CellState(claimed=True, claimed_value=70.0), released=False) is Action.DEFER
+
+
+def test_a_claim_holds_until_its_lease_ends() -> None:
+    assert claim_is_live("c1", NOW + timedelta(seconds=1), NOW)
+    assert not claim_is_live("c1", NOW, NOW)
+    assert not claim_is_live(None, NOW + timedelta(seconds=1), NOW)
+
+
+def test_only_statuses_that_stop_sending_need_the_release_state_read_at_write_time() -> None:
+    assert stops_sending(CellStatus.NOT_RELEASED)
+    assert not stops_sending(CellStatus.NO_TARGET)
+    assert not stops_sending(CellStatus.SYNCED)
+
+
+def test_a_report_dated_within_the_skew_is_accepted_and_past_it_refused_with_the_fix() -> None:
+    assert future_report_refusal(NOW + DEFAULT_SKEW, NOW) is None
+    assert future_report_refusal(NOW - timedelta(days=30), NOW) is None
+    refusal = future_report_refusal(NOW + timedelta(days=365), NOW)
+    assert refusal is not None
+    assert "365 days" in refusal
+    assert "clock" in refusal
+    assert future_report_refusal(NOW + timedelta(minutes=2), NOW, timedelta(minutes=1)) is not None
