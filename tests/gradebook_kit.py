@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import botocore.client
+import pytest
 import requests
 
 from passback import container
 from passback.cli.demo import DemoCourse, DemoWorld, populate
 from passback.clock import utcnow
+from passback.data.gradebook_models import Cell, Enrollment
+from passback.domain.delivery import CellStatus
+from passback.domain.records import Attempt, GradeEntry, LinkRecord
 from passback.web import session
 
 
@@ -111,4 +116,125 @@ def link_ids(course_id: str) -> dict[str, str]:
 
 
 def hidden_fields(html: str) -> dict[str, str]:
-    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+    return dict(re.findall(r'<input type="hidden" name="([\w-]+)" value="([^"]*)"', html))
+
+
+FIRST = ("Ada", "Alan", "Barbara", "Edsger", "Grace", "Katherine", "Linus", "Marie", "Niklaus", "Radia")
+LAST = ("Hopper", "Kay", "Lamport", "Liskov", "Perlman", "Ritchie", "Turing", "Wirth")
+
+
+def build_big_course(
+    course_id: str, learners: int, activities: int, *, title: str, lms_origin: str = "https://lms.example.edu"
+) -> None:
+    """A large LTI 1.3 course: synced grades, some retrying, some refused by the LMS (1 in 20 each)."""
+    now = utcnow()
+    courses = container.courses()
+    courses.create_if_absent(
+        course_id=course_id,
+        platform_id="pbig",
+        platform_key="lti13:https://lms.example.edu",
+        lti_version="1.3",
+        context_id="big",
+        title=title,
+        label=None,
+        lms_origin=lms_origin,
+        now=now,
+    )
+    for i in range(activities):
+        courses.assign_activity(course_id, f"act-{i:02d}", f"Activity {i + 1}", now)
+        courses.upsert_link(
+            course_id,
+            LinkRecord(
+                link_id=f"l{i:02d}",
+                resource_link_id=f"rl-{i}",
+                activity_id=f"act-{i:02d}",
+                lti_version="1.3",
+                title=f"Activity {i + 1}",
+                line_item_url=f"https://lms.example.edu/api/lti/courses/1/line_items/{i}",
+            ),
+            now,
+        )
+    courses.upsert_link(
+        course_id,
+        LinkRecord(
+            link_id="lhome",
+            resource_link_id="rl-home",
+            activity_id=None,
+            lti_version="1.3",
+            title="Home",
+            line_item_url="https://lms.example.edu/api/lti/courses/1/line_items/home",
+        ),
+        now,
+    )
+    failed = Attempt(at=now, value=50.0, outcome="retryable", status=503, message="HTTP 503: Service Unavailable")
+    # Enrollments and cells go straight into moto's table (the repositories write one item at a
+    # time over HTTP, which is what production needs and minutes of set-up here). The items are
+    # the models' own serialisation, so the page reads exactly what the repositories would write.
+    put = _moto_put(Cell.Meta.table_name)
+    for n in range(learners):
+        learner = f"u{n:04d}"
+        grades = {str(i + 1): GradeEntry(float((n * 7 + i * 13) % 101), 10, 1).to_list() for i in range(activities)}
+        put(
+            Enrollment(
+                course_id=course_id,
+                learner_id=learner,
+                role="learner",
+                lms_user_id=f"sub-{n}",
+                name=f"{FIRST[n % len(FIRST)]} {LAST[(n // len(FIRST)) % len(LAST)]} {n:04d}",
+                email=f"learner{n}@example.edu",
+                grades=grades,
+                enrolled_at=now,
+                version=1,
+            )
+        )
+        for i in [*range(activities), None]:
+            link = "lhome" if i is None else f"l{i:02d}"
+            value = float((n * 7 + (i or 0) * 13) % 101)
+            kind = (n + (i or 0)) % 20
+            cell = Cell(course_id=course_id, learner_id=learner, link_id=link, updated_at=now, version=1)
+            if kind == 0:
+                cell.status, cell.message = CellStatus.RETRYING.value, "HTTP 503: Service Unavailable"
+                cell.failed_value, cell.attempts = value, 2
+                cell.next_attempt_at, cell.first_failure_at = now + timedelta(minutes=2), now
+                cell.history = [failed.to_list(), failed.to_list()]
+            elif kind == 1:
+                cell.status, cell.message = CellStatus.LMS_ERROR.value, "HTTP 403: The line item is closed"
+                cell.failed_value, cell.history = value, [failed.to_list()]
+            else:
+                cell.status, cell.sent_value, cell.sent_at, cell.sent_ts = "synced", value, now, 1
+                ok = Attempt(at=now, value=value, outcome="synced", status=200, message="")
+                cell.history = [ok.to_list()]
+            put(cell)
+
+
+def _moto_put(table_name: str) -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][Cell.Meta.region]
+
+    def put(item: Any) -> None:
+        backend.put_item(table_name, item.serialize())
+
+    return put
+
+
+@pytest.fixture
+def fast_moto_responses(monkeypatch: pytest.MonkeyPatch, stack: Any) -> None:
+    """Encode moto's DynamoDB answers with json.dumps instead of its generic response serializer.
+
+    moto builds the same DynamoDB JSON either way; its serializer takes about 5 ms per item, so a
+    21,000-item partition would take minutes to read here where DynamoDB takes a second. Paging
+    (1 MB per page), key conditions and everything else stay moto's. After the stack is up (its
+    set-up answers carry dates this encoder does not take).
+    """
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+    from moto.dynamodb.responses import DynamoResult
+
+    def execute_result(self: Any, context: Any) -> tuple[int, dict[str, str], str]:
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result)
+
+    monkeypatch.setattr(DynamoResult, "execute_result", execute_result)
+    # moto re-measures a whole item on every attribute it sets (its 400 KB check), quadratic in the
+    # attributes and most of this test's time; these items are far below the limit.
+    monkeypatch.setattr(LimitedSizeDict, "__setitem__", dict.__setitem__)

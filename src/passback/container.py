@@ -6,6 +6,7 @@ handler, so a cold start pays only for what that function uses. Tests call `rese
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -123,7 +124,11 @@ def gradebook_view() -> GradebookViewRepository:
 def gradebook() -> GradebookService:
     from passback.services.gradebook import GradebookService
 
-    return GradebookService(gradebook_view())
+    def thresholds(activity_ids: Iterable[str]) -> dict[str, int | None]:
+        found = catalog().get_many(activity_ids)
+        return {a: int(item.min_questions) if item is not None else None for a, item in found.items()}
+
+    return GradebookService(gradebook_view(), thresholds)
 
 
 @cache
@@ -446,7 +451,10 @@ def product_tokens() -> ProductTokens:
 
 @cache
 def message_intake() -> MessageIntake:
+    from datetime import timedelta
+
     from passback.data.products import RateWindows
     from passback.services.product_api import MessageIntake
 
-    return MessageIntake(products(), message_statuses(), RateWindows(), queues())
+    skew = timedelta(seconds=get_settings().score_clock_skew_seconds)
+    return MessageIntake(products(), message_statuses(), RateWindows(), queues(), clock_skew=skew)

@@ -98,8 +98,9 @@ def test_instructor_launch_marks_and_release_grades_inside_the_lms_iframe(
     synced = cell(frame, "Ada Lovelace", 0)
     expect(synced).to_contain_text("92")
     expect(synced).to_contain_text("synced")
-    sent = re.compile(r"^Synced: the LMS has 92, sent \d{4}-\d\d-\d\d \d\d:\d\d UTC\.$")
-    expect(synced.locator(".mk")).to_have_attribute("title", sent)
+    expect(synced).to_contain_text("92 %")  # a percentage, with its sign
+    sent = re.compile(r"^Synced: the LMS has 92 %, acknowledged \d{4}-\d\d-\d\d \d\d:\d\d UTC\.$")
+    expect(synced.locator("summary")).to_have_attribute("title", sent)
 
     not_released = cell(frame, "Ada Lovelace", 1)
     expect(not_released).to_contain_text("not released")
@@ -128,20 +129,22 @@ def test_instructor_launch_marks_and_release_grades_inside_the_lms_iframe(
     # By keyboard: focus the mark, Enter opens it, the LMS's words and the button are there.
     lms_error.locator("summary").focus()
     page.keyboard.press("Enter")
-    expect(lms_error.get_by_text(LMS_ERROR_BODY)).to_be_visible()
+    expect(lms_error.locator("details > p", has_text=LMS_ERROR_BODY)).to_be_visible()
     expect(lms_error.get_by_role("button", name="Try again")).to_be_visible()
 
     # The screenshot for docs/gradebook.md, of this very page (the no-target and LMS-error marks open).
-    shot = tmp_path / "gradebook.png"
-    gradebook_screenshot(page, demo["bio-101"].gradebook_url, shot)
-    if UPDATE_SCREENSHOT:
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, SCREENSHOT)
+    gradebook_screenshot(page, demo["bio-101"].gradebook_url, tmp_path / "gradebook.png")
 
     # Third-party cookies blocked: the session travels in the page's forms, so the actions still work.
+    # Release Grades asks once, saying how many grades leave.
     assert "bio-quiz-2" not in lms.gradebook()["bio-101"]["ada"]
     frame.get_by_role("button", name="Release Grades for Quiz 2: Genetics").click()
+    expect(frame.get_by_role("heading", name="Release the grades of Quiz 2: Genetics?")).to_be_visible()
+    expect(frame.get_by_text("This sends 5 grades of Quiz 2: Genetics to the LMS")).to_be_visible()
+    save_shot(page.frame(name="tool"), "gradebook-confirm-release.png", tmp_path)
+    frame.get_by_role("button", name="Release and send 5 grades").click()
     expect(frame.get_by_role("status")).to_contain_text("Release requested")
+    expect(cell(frame, "Ada Lovelace", 1)).to_contain_text("not released")  # the release job has not run yet
     stack.drain()
     received = lms.gradebook()["bio-101"]
     assert {u: received[u].get("bio-quiz-2") for u in ("ada", "alan", "barbara", "edsger", "katherine")} == {
@@ -151,13 +154,27 @@ def test_instructor_launch_marks_and_release_grades_inside_the_lms_iframe(
         "edsger": 69.0,
         "katherine": 100.0,
     }
-    frame.get_by_role("button", name="Refresh").click()
+    # Live: the column turns synced, and its Release Grades button goes, without a reload.
     expect(cell(frame, "Ada Lovelace", 1)).to_contain_text("synced")
+    expect(cell(frame, "Katherine Johnson", 1)).to_contain_text("synced")
     expect(frame.get_by_role("button", name="Release Grades for Quiz 2: Genetics")).to_have_count(0)
+    expect(frame.locator("#live")).to_contain_text("updated")  # said politely to screen readers
+    save_shot(page.frame(name="tool"), "gradebook-live-released.png", tmp_path)
     tool = page.frame(name="tool")
     assert tool is not None
     assert course in tool.url
     assert "s=" not in tool.url  # never a session in the URL
+
+
+def save_shot(scope: Any, name: str, tmp_path: Path, **options: Any) -> None:
+    """A screenshot of a page or frame for docs/gradebook.md (written there with PASSBACK_UPDATE_SCREENSHOT=1)."""
+    assert scope is not None
+    shot = tmp_path / name
+    target = scope.locator("main") if hasattr(scope, "parent_frame") else scope
+    target.screenshot(path=str(shot), **options)
+    if UPDATE_SCREENSHOT:
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOT.parent / name)
 
 
 def gradebook_screenshot(page: Any, url: str, path: Path) -> None:
@@ -169,11 +186,15 @@ def gradebook_screenshot(page: Any, url: str, path: Path) -> None:
     box = shot.locator(".scroll").bounding_box()
     assert box is not None
     shot.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": 1240, "height": box["y"] + box["height"] + 16})
+    if UPDATE_SCREENSHOT:
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOT)
     shot.close()
 
 
-def test_resync_fixes_a_cell_once_the_lms_recovers(stack: Any, lms: Any, clock: Any, page_without_js: Any) -> None:
-    page = page_without_js
+def test_try_again_after_the_lms_recovers_shows_synced_without_a_reload(
+    stack: Any, lms: Any, clock: Any, page: Any, tmp_path: Path
+) -> None:
     demo = play_demo(stack, lms)
     url = demo["chem-110"].gradebook_url
     lms.faults.fail(status=500, target="score")
@@ -186,15 +207,20 @@ def test_resync_fixes_a_cell_once_the_lms_recovers(stack: Any, lms: Any, clock: 
     expect(lab).to_contain_text("retrying")
     expect(lab.locator("summary")).to_have_attribute("title", re.compile(re.escape("HTTP 500: injected failure")))
     assert lms.gradebook()["chem-110"]["marie"]["chem-lab"] == 95.0  # the LMS still has the old grade
+    # Every step is in the cell's details: the attempts (when, what was sent, the LMS's answer), the last yes.
+    lab.locator("summary").click()
+    expect(lab.locator(".hist li").first).to_contain_text("sent 96 %, retryable (HTTP 500: injected failure)")
+    expect(lab.get_by_text("LMS acknowledged")).to_be_visible()
+    expect(lab).to_contain_text("95 %")  # what the LMS last acknowledged
+    save_shot(lab, "gradebook-cell-details.png", tmp_path)
 
     lms.faults.clear()
-    lab.locator("summary").click()
     lab.get_by_role("button", name="Try again").click()
     expect(page.get_by_role("status")).to_contain_text("Trying again")
     stack.drain()
     assert lms.gradebook()["chem-110"]["marie"]["chem-lab"] == 96.0
-    page.reload()
-    expect(cell(page, "Marie Curie", 0)).to_contain_text("synced")
+    expect(cell(page, "Marie Curie", 0)).to_contain_text("synced")  # no reload: the page updated itself
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
 
 
 def test_students_forged_forms_and_strange_frames_are_refused(stack: Any, lms: Any, page: Any) -> None:

@@ -39,7 +39,7 @@ def test_an_invite_from_the_cli_registers_an_lms_in_one_url_and_a_launch_then_wo
         lms.add_user("teacher", name="Tess Teacher", email=f"tess-{RUN}@example.edu", roles=["instructor"])
         lms.enroll(f"ctx-{RUN}", "teacher", "instructor")
         lms.add_link(f"ctx-{RUN}", "home", title="Passback")
-        launched = lms.lti13_launch(requests.Session(), client_id.group(1), "teacher", f"ctx-{RUN}", "home")
+        launched = lms.lti13_launch(requests.Session(), client_id.group(1), "teacher", f"ctx-{RUN}", "home", timeout=60)
         assert launched.status_code == 303, launched.text[:800]
 
         again = requests.get(lms.registration_url(found.group(1)), timeout=30)

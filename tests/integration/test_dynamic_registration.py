@@ -27,7 +27,7 @@ def invite(clock: Any, hours: float = 24) -> str:
 def open_registration(stack: Stack, lms: Any, token: str | None, update_client_id: str | None = None) -> Any:
     """What the LMS does with the pasted URL: open it in its registration window."""
     url = f"{stack.base_url}/lti13/register" + (f"?invite={token}" if token else "")
-    return requests.get(lms.registration_url(url, update_client_id=update_client_id), timeout=10)
+    return requests.get(lms.registration_url(url, update_client_id=update_client_id), timeout=60)
 
 
 def confirm(page: requests.Response) -> requests.Response:
@@ -35,7 +35,7 @@ def confirm(page: requests.Response) -> requests.Response:
     assert page.status_code == 200, page.text[:800]
     form = parse_page(page.text).forms[0]
     assert form.method == "POST"
-    return requests.post(form.action, data=dict(form.fields), timeout=10)
+    return requests.post(form.action, data=dict(form.fields), timeout=60)
 
 
 def registrations_of(issuer: str) -> list[Any]:
@@ -75,10 +75,10 @@ def test_one_url_registers_passback_and_a_launch_then_works_with_no_other_step(
     assert sent["logo_uri"] == f"{stack.base_url}/lti13/config/logo.svg"
 
     setup_course(lms)
-    teacher = lms.lti13_launch(requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link")
+    teacher = lms.lti13_launch(requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link", timeout=60)
     assert teacher.status_code == 303, teacher.text[:800]
     assert "/gradebook/" in teacher.headers["Location"]
-    student = lms.lti13_launch(requests.Session(), platform.client_id, "sam", "bio-101", "quiz-link")
+    student = lms.lti13_launch(requests.Session(), platform.client_id, "sam", "bio-101", "quiz-link", timeout=60)
     assert student.status_code == 200, student.text[:800]
 
 
@@ -109,7 +109,7 @@ def test_an_invite_works_once(stack: Stack, lms: Any, clock: Any) -> None:
     assert "already used" in again.text
     # Replaying the confirmation form of the first window registers nothing either.
     form = parse_page(first.text).forms[0]
-    replay = requests.post(form.action, data=dict(form.fields), timeout=10)
+    replay = requests.post(form.action, data=dict(form.fields), timeout=60)
     assert replay.status_code == 403
     assert len(lms.registration_requests()) == 1
 
@@ -166,7 +166,7 @@ def test_a_second_registration_of_the_same_issuer_updates_it_and_never_duplicate
     assert updated.updated_at > first.created_at
     assert container.platforms().deployments(lms.issuer, first.client_id) == [f"dep-{first.client_id}"]
     setup_course(lms)
-    launched = lms.lti13_launch(requests.Session(), first.client_id, "teacher", "bio-101", "quiz-link")
+    launched = lms.lti13_launch(requests.Session(), first.client_id, "teacher", "bio-101", "quiz-link", timeout=60)
     assert launched.status_code == 303
 
 
@@ -176,7 +176,7 @@ def test_a_platform_error_gives_the_invite_back(stack: Stack, lms: Any, clock: A
     form = parse_page(page.text).forms[0]
     fields = dict(form.fields)
     fields["registration_token"] = "a-token-the-lms-never-issued"
-    refused = requests.post(form.action, data=fields, timeout=10)
+    refused = requests.post(form.action, data=fields, timeout=60)
     assert refused.status_code == 502
     assert "HTTP 401" in refused.text
     assert registrations_of(lms.issuer) == []
@@ -191,7 +191,13 @@ def test_a_deployment_made_after_registration_is_added_by_the_operator(
     [platform] = registrations_of(lms.issuer)
     setup_course(lms)
     refused = lms.lti13_launch(
-        requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link", deployment_id="org-unit-7"
+        requests.Session(),
+        platform.client_id,
+        "teacher",
+        "bio-101",
+        "quiz-link",
+        deployment_id="org-unit-7",
+        timeout=60,
     )
     assert refused.status_code == 403
     assert "deployment" in refused.text
@@ -199,7 +205,13 @@ def test_a_deployment_made_after_registration_is_added_by_the_operator(
     assert cli_main([*args, "--deployment-id", "org-unit-7"]) == 0
     assert "Deployment org-unit-7 added" in capsys.readouterr().out
     launched = lms.lti13_launch(
-        requests.Session(), platform.client_id, "teacher", "bio-101", "quiz-link", deployment_id="org-unit-7"
+        requests.Session(),
+        platform.client_id,
+        "teacher",
+        "bio-101",
+        "quiz-link",
+        deployment_id="org-unit-7",
+        timeout=60,
     )
     assert launched.status_code == 303, launched.text[:800]
     assert cli_main(["platforms", "add-deployment", "--issuer", lms.issuer, "--client-id", "nobody",

@@ -29,7 +29,7 @@ from gradebook_kit import (
 from passback import container
 from passback.cli.demo import LMS_ERROR_BODY
 from passback.clock import utcnow
-from passback.web import session
+from passback.web import gradebook_live, session
 from passback.web.session import SESSION_COOKIE
 
 
@@ -59,16 +59,17 @@ def test_the_instructor_sees_each_grade_with_its_status_in_words_in_one_query_an
     # Headers: framed only by this course's LMS, never cached, never referred.
     csp = response.headers["Content-Security-Policy"]
     assert f"frame-ancestors 'self' {lms.base_url}" in csp
-    assert "script-src" not in csp
+    assert f"script-src {gradebook_live.script_hash()};" in csp  # only the page's own live-status script
+    assert "connect-src 'self'" in csp
     assert "default-src 'none'" in csp
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
     # An accessible table: caption, column and row headers.
     assert "<caption" in html
-    assert html.count('<th scope="col"') >= 5
+    assert html.count(' scope="col"') >= 5
     assert html.count('<th scope="row" id="r-') == 6
     # Columns in assignment order, then the homepage link's course average.
-    heads = re.findall(r'<th scope="col" id="col-[^"]+">([^<]+)', html)
+    heads = re.findall(r'<th id="col-[^"]+" data-v="[^"]+" scope="col"[^>]*>([^<]+)', html)
     assert heads == ["Quiz 1: Cells", "Quiz 2: Genetics", "Reading: Evolution", "Course average"]
 
     synced = cell_html(html, "Ada Lovelace", 0)
@@ -116,7 +117,9 @@ def test_the_instructor_sees_each_grade_with_its_status_in_words_in_one_query_an
     # (A reload of the launch's URL also tries to spend its ticket again: one failing conditional write.)
     with dynamodb_calls() as calls:
         assert browser_for(url).get(url.split("?", 1)[0], timeout=30).status_code == 200
-    assert [op for op, _ in calls] == ["Query"]
+    # The activities' thresholds come from the catalog: one BatchGetItem when its minute's cache ran out.
+    assert [op for op, _ in calls] in (["Query"], ["Query", "BatchGetItem"])
+    assert all(p["RequestItems"].keys() == {"passback-local-config"} for op, p in calls if op == "BatchGetItem")
     params = calls[0][1]
     assert params["TableName"].endswith("-gradebook")
     assert params["ExpressionAttributeValues"][":0"] == {"S": f"C#{course_of(url)}"}
@@ -140,6 +143,13 @@ def test_the_instructor_sees_each_grade_with_its_status_in_words_in_one_query_an
     assert by_name["Ada Lovelace"]["Quiz 2: Genetics status"] == "not released"
     assert by_name["Ada Lovelace"]["Course average grade"] == "96"
     assert by_name["Tim Berners-Lee"]["Quiz 2: Genetics grade"] == ""
+
+
+def queued(stack: Any) -> int:
+    attributes = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.queue_urls["ReleaseQueue"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
 
 
 def test_only_this_courses_instructor_with_the_pages_form_token_gets_in(stack: Any, demo: dict[str, Any]) -> None:
@@ -212,7 +222,13 @@ def test_only_this_courses_instructor_with_the_pages_form_token_gets_in(stack: A
     fields = hidden_fields(page)
     assert fields["s"] == genuine.token
     assert fields["csrf"] == genuine.csrf
-    done = requests.post(f"{base}/resync", data={**fields, "scope": "course"}, allow_redirects=False, timeout=30)
+    asked = requests.post(f"{base}/resync", data={**fields, "scope": "course"}, allow_redirects=False, timeout=30)
+    assert asked.status_code == 200  # a whole-course resync asks first, with numbers
+    assert "Resync the whole course?" in asked.text
+    assert re.search(r"This checks \d+ cells \(6 students x 4 links\) and sends \d+ released grades", asked.text)
+    done = requests.post(
+        f"{base}/resync", data={**fields, "scope": "course", "confirm": "yes"}, allow_redirects=False, timeout=30
+    )
     assert done.status_code == 303
     assert done.headers["Location"].startswith(f"/gradebook/{course}?t=")
 
@@ -226,6 +242,18 @@ def test_release_grades_and_try_again_reach_the_lms(stack: Any, lms: Any, demo: 
 
     released = requests.post(
         f"{base}/release", data={**fields, "activity": "bio-quiz-genetics"}, allow_redirects=False, timeout=30
+    )
+    # Release Grades asks once, saying how many grades leave; nothing is queued before the confirmation.
+    assert released.status_code == 200
+    assert "Release the grades of Quiz 2: Genetics?" in released.text
+    assert "This sends 5 grades of Quiz 2: Genetics to the LMS" in released.text
+    assert "Release and send 5 grades" in released.text
+    assert queued(stack) == 0
+    released = requests.post(
+        f"{base}/release",
+        data={**fields, "activity": "bio-quiz-genetics", "confirm": "yes"},
+        allow_redirects=False,
+        timeout=30,
     )
     assert released.status_code == 303
     assert "done=released" in released.headers["Location"]
@@ -259,7 +287,7 @@ def test_release_grades_and_try_again_reach_the_lms(stack: Any, lms: Any, demo: 
     assert "Release Grades<span" not in page  # every column is released now
     # A column, a homepage column and the whole course can be resynced too.
     home = link_ids(course)["bio-home"]
-    for form in ({"activity": "bio-quiz-cells"}, {"link": home}, {"scope": "course"}):
+    for form in ({"activity": "bio-quiz-cells"}, {"link": home}, {"scope": "course", "confirm": "yes"}):
         assert (
             requests.post(f"{base}/resync", data={**fields, **form}, allow_redirects=False, timeout=30).status_code
             == 303
@@ -320,15 +348,23 @@ def test_settings_change_the_policy_and_deadlines_or_say_why_not(stack: Any, dem
     gau = record.activities["bio-quiz-cells"].gau
     assert gau is not None
     assert gau.isoformat() == "2031-06-01T12:00:00+00:00"
-    # A deadline in the past closes the activity; once it passed, moving it is refused in words.
+    # A deadline in the past closes the activity: the page asks first, naming the zeros (all the demo's Quiz 2
+    # work was done just now, after a deadline of yesterday: rule 7 makes every grade a zero), and nothing is
+    # saved until the confirmation; once it passed, moving it is refused.
     past = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    assert (
-        requests.post(
-            f"{base}/settings/gau", data={**fields, quiz_1: past}, allow_redirects=False, timeout=30
-        ).status_code
-        == 303
-    )
-    refused = requests.post(f"{base}/settings/gau", data={**fields, quiz_1: "2032-01-01T00:00"}, timeout=30)
+    asked = requests.post(f"{base}/settings/gau", data={**fields, quiz_2: past}, allow_redirects=False, timeout=30)
+    assert asked.status_code == 200
+    assert "Save a deadline in the past?" in asked.text
+    assert "6 students of 6 get a zero" in asked.text
+    assert "Save and give 6 zeros" in asked.text
+    assert container.courses().get(course).activities["bio-quiz-genetics"].gau > utcnow()  # type: ignore[union-attr,operator]
+    confirm = hidden_fields(asked.text.split('class="confirm"', 1)[1].split("</form>", 1)[0])
+    assert confirm["confirm"] == "yes"
+    assert confirm[quiz_2] == past
+    done = requests.post(f"{base}/settings/gau", data=confirm, allow_redirects=False, timeout=30)
+    assert done.status_code == 303
+    assert container.courses().get(course).activities["bio-quiz-genetics"].gau <= utcnow()  # type: ignore[union-attr,operator]
+    refused = requests.post(f"{base}/settings/gau", data={**fields, quiz_2: "2032-01-01T00:00"}, timeout=30)
     assert refused.status_code == 400
     assert "cannot be moved or removed" in refused.text
     assert "Not saved." in refused.text
@@ -337,7 +373,7 @@ def test_settings_change_the_policy_and_deadlines_or_say_why_not(stack: Any, dem
     assert bad.status_code == 400
     assert "is not a date and time" in bad.text
     page = browse(url).text
-    assert f'id="{quiz_1}" name="{quiz_1}" value="{past}" disabled' in page
+    assert f'id="{quiz_2}" name="{quiz_2}" value="{past}" disabled' in page
 
 
 def test_everything_shown_is_escaped(stack: Any, lms: Any) -> None:
@@ -395,3 +431,26 @@ def test_a_gradebook_ticket_works_once(stack: Any, demo: dict[str, Any]) -> None
     chemistry = forge_session(course_of(demo["chem-110"].gradebook_url))
     foreign = session.ticket(keys, chemistry, now=utcnow())
     assert requests.get(url.split("?", 1)[0], params={"t": foreign}, timeout=30).status_code == 403
+
+
+def test_a_time_zone_the_launch_carries_is_the_pages_until_the_page_asks_for_another(stack: Any, lms: Any) -> None:
+    stack.register_lti13(lms)
+    lms.add_course("tz-course", "Evening class")
+    lms.add_user("teacher", name="T", email="t@example.edu", roles=["instructor"])
+    lms.enroll("tz-course", "teacher", "instructor")
+    lms.add_link("tz-course", "quiz", title="Quiz", custom={"activity_id": "tz-quiz", "tz": "America/Chicago"})
+    url = stack.launch13(lms, "teacher", "tz-course", "quiz").headers["Location"]
+    browser = requests.Session()
+    page = browser.get(url, timeout=30)
+    assert (
+        "times in America/Chicago (UTC\u221206:00)" in page.text
+        or "times in America/Chicago (UTC\u221205:00)" in page.text
+    )
+    assert 'data-tz-auto="1"' in page.text  # nobody chose it: the browser's zone may still win
+    fields = hidden_fields(page.text)
+    chosen = browser.post(url.split("?", 1)[0], data={"s": fields["s"], "tz": "Europe/Paris"}, timeout=30)
+    assert "times in Europe/Paris (UTC+0" in chosen.text
+    assert 'data-tz-auto="0"' in chosen.text
+    bogus = browser.post(url.split("?", 1)[0], data={"s": fields["s"], "tz": "../../etc/passwd"}, timeout=30)
+    assert bogus.status_code == 200
+    assert "times in America/Chicago" in bogus.text  # an unknown name is ignored

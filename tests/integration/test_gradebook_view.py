@@ -11,6 +11,7 @@ from passback.data.gradebook_view import GradebookSnapshot
 from passback.domain.delivery import CellStatus
 from passback.domain.records import (
     ActivityInCourse,
+    Attempt,
     CellRecord,
     CourseRecord,
     EnrollmentRecord,
@@ -19,8 +20,9 @@ from passback.domain.records import (
 )
 from passback.domain.release import ReleasePolicy
 from passback.domain.targets import NO_TARGET_LTI11
-from passback.services.gradebook import MARKS, build_view, format_grade, to_csv
-from passback.web import gradebook_page
+from passback.services.gradebook import MARKS, Tone, build_view, format_grade, format_when, history_csv, to_csv
+from passback.services.gradebook_select import ViewOptions, select
+from passback.web import gradebook_page, gradebook_table
 
 NOW = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -95,7 +97,7 @@ def test_recorded_outcomes_and_derived_reasons() -> None:
     assert {name for name, _ in found} == {"Ann", "Bob"}
     assert found["Ann", "a1"][0] == CellStatus.SYNCED
     assert found["Ann", "a2"][0] == "sending"
-    assert "The LMS has 65; 70 is on its way" in found["Ann", "a2"][1]
+    assert "The LMS has 65 %; 70 % is on its way: this grade is released" in found["Ann", "a2"][1]
     assert found["Ann", "a3"][:1] == ("no link",)
     assert found["Ann", "a3"][2] == "60"  # the grade shows even with no LMS column
     retrying = found["Ann", "composite"]
@@ -164,7 +166,7 @@ def test_the_page_and_csv_from_a_view() -> None:
     assert "HTTP 400: Bad &lt;b&gt;score&lt;/b&gt;" in html
     assert '<div class="flash" role="status">Release requested' in html
     assert '<button form="act" formaction="/gradebook/c1/resync" name="cell" value="u1 la1">Try again</button>' in html
-    assert "<script" not in html
+    assert html.count("<script>") == 1  # only the page's own live-status script (allowed by its hash)
     exported = to_csv(view).lstrip("\ufeff").splitlines()
     assert exported[1].startswith("'=cmd|")
     assert "LMS error" in exported[1]
@@ -182,7 +184,7 @@ def contrast(a: str, b: str) -> float:
 
 
 @pytest.mark.parametrize("tone", list(gradebook_page.TONE_COLOURS))
-def test_every_mark_colour_pair_reaches_4_5_to_1(tone: gradebook_page.Tone) -> None:
+def test_every_mark_colour_pair_reaches_4_5_to_1(tone: Tone) -> None:
     fg, bg = gradebook_page.TONE_COLOURS[tone]
     assert contrast(fg, bg) >= 4.5
     assert contrast(fg, "#ffffff") >= 4.5
@@ -194,3 +196,116 @@ def test_text_colours_reach_4_5_to_1() -> None:
             assert contrast(fg, bg) >= 4.5, (fg, bg)
     assert contrast("#ffffff", gradebook_page.FOCUS) >= 4.5  # the primary button
     assert all(mark.label and mark.symbol for mark in MARKS.values())
+
+
+def test_every_step_behind_a_cell_is_shown_threshold_percent_history_and_last_acknowledgement() -> None:
+    failed = Attempt(NOW - timedelta(minutes=9), 70.0, "retryable", 503, "HTTP 503: Service Unavailable")
+    ok = Attempt(NOW - timedelta(minutes=5), 70.0, "synced", 200, "")
+    snapshot = GradebookSnapshot(
+        course=course(),
+        enrollments=(
+            learner("u1", "Ann", a1=70.0),
+            EnrollmentRecord("c1", "u2", "learner", name="Bob", grades={1: GradeEntry(None, 1, 1)}),
+        ),
+        cells={
+            ("u1", "la1"): cell("u1", "la1", status="synced", sent_value=70.0, sent_at=ok.at, history=(failed, ok)),
+            ("u2", "la1"): cell("u2", "la1", status="user not in course", message="User not found in course"),
+        },
+    )
+    view = build_view(snapshot, NOW, thresholds={"a1": 3})
+    ann, bob = view.rows
+    html = gradebook_table.cell_html(ann.cells[0], view.columns[0], 0, "/gradebook/c1", UTC)
+    assert '<span class="g">70 %</span>' in html  # a percentage, with its sign
+    assert "of 100; the LMS scales it to its column" in html
+    assert "5 answered; a grade registers from 3" in html
+    assert "LMS acknowledged</dt><dd>70 %, 2030-03-01 11:55 UTC" in html
+    assert html.index("11:55 UTC: sent 70 %, synced (HTTP 200)") < html.index("11:51 UTC: sent 70 %, retryable")
+    header = gradebook_table.column_header(view.columns[0], 0, None, UTC)
+    assert "grade from 3 questions" in header
+    # The LMS's words end their sentence before Passback's explanation starts.
+    assert bob.cells[0].message.startswith("User not found in course. The LMS does not know this user")
+    # Below the threshold: "1 of 3 answered" beside the grade, and the count in the message.
+    below = build_view(
+        GradebookSnapshot(course=course(), enrollments=(snapshot.enrollments[1],), cells={}), NOW, thresholds={"a1": 3}
+    ).rows[0]
+    assert below.cells[0].note == "1 of 3 answered"
+    assert "1 of the 3 questions" in below.cells[0].message
+
+
+def test_merge_waiting_is_explained_and_resync_column_is_only_offered_on_released_columns() -> None:
+    pending = EnrollmentRecord("c1", "u3", "learner", "sub-3", name="Cy", merge_pending=True)
+    waiting = build_view(GradebookSnapshot(course=course(version="1.3"), enrollments=(pending,)), NOW).rows[0].cells[0]
+    assert waiting.status == CellStatus.MERGE_PENDING
+    assert "Waiting for a merge confirmation" in waiting.message
+    assert "held and counts here" in waiting.message
+    view = build_view(GradebookSnapshot(course=course(ReleasePolicy.MANUAL), enrollments=(pending,)), NOW)
+    unreleased = gradebook_table.footer_cell(view.columns[0], 0, "/gradebook/c1", UTC)
+    assert "Release Grades" in unreleased
+    assert "Resync column" not in unreleased
+    released = build_view(
+        GradebookSnapshot(course=course(ReleasePolicy.MANUAL, a1=NOW), enrollments=(pending,)), NOW
+    ).columns[0]
+    assert "Resync column" in gradebook_table.footer_cell(released, 0, "/gradebook/c1", UTC)
+
+
+def test_times_are_shown_in_the_instructors_zone_with_the_offset() -> None:
+    from zoneinfo import ZoneInfo
+
+    pacific = ZoneInfo("America/Los_Angeles")
+    assert format_when(NOW, pacific) == "2030-03-01 04:00 (UTC\u221208:00)"
+    assert format_when(NOW) == "2030-03-01 12:00 UTC"
+    deadline = NOW + timedelta(days=1)
+    base = course()
+    dated = CourseRecord(
+        **{**base.__dict__, "activities": {**base.activities, "a1": ActivityInCourse("a1", 1, "Quiz A", gau=deadline)}}
+    )
+    view = build_view(GradebookSnapshot(course=dated), NOW, zone=pacific)
+    html = gradebook_page.render(view, token="t", csrf="c")
+    assert "times in America/Los_Angeles (UTC\u221208:00)" in html
+    assert 'value="2030-03-02T04:00"' in html  # the deadline input holds the local wall-clock time
+    assert "open until 2030-03-02 04:00 (UTC\u221208:00)" in html
+
+
+def _many() -> GradebookSnapshot:
+    people = [learner(f"u{n:02d}", f"Learner {n:02d}", a1=float(n), a2=None) for n in range(30)]
+    zed = {1: GradeEntry(5, 5, 1)}
+    people.append(
+        EnrollmentRecord("c1", "ux", "learner", "sub-x", name="Zed Quux", email="zed@example.edu", grades=zed)
+    )
+    cells = {("u07", "la1"): cell("u07", "la1", status="LMS error", message="locked")}
+    return GradebookSnapshot(course=course(version="1.3"), enrollments=tuple(people), cells=cells)
+
+
+def test_filter_search_sort_and_paging_choose_the_rows() -> None:
+    view = build_view(_many(), NOW)
+    everything = select(view, ViewOptions())
+    assert (everything.total, everything.matching, everything.pages) == (31, 31, 1)
+    attention = select(view, ViewOptions.parse({"show_only": "attention", "show": "all"}))
+    assert [r.name for r in attention.rows] == ["Learner 07"]
+    assert [r.name for r in select(view, ViewOptions.parse({"q": "ZED@example"})).rows] == ["Zed Quux"]
+    searched = {r.name for r in select(view, ViewOptions.parse({"q": "learner 1"})).rows}
+    assert {"Learner 01", "Learner 10", "Learner 19"} <= searched
+    assert "Learner 02" not in searched
+    by_grade = select(view, ViewOptions.parse({"sort_by": "col-0:desc", "sort": "name"}))
+    assert [r.name for r in by_grade.rows][:3] == ["Learner 29", "Learner 28", "Learner 27"]
+    paged = select(view, ViewOptions.parse({"per": "25", "page": "2"}))
+    assert (paged.page, paged.pages, len(paged.rows)) == (2, 2, 6)
+    assert select(view, ViewOptions.parse({"per": "25", "page": "99"})).page == 2  # past the end: the last page
+    assert ViewOptions.parse({"sort": "<script>", "show": "nonsense", "page": "x"}) == ViewOptions()
+    html = gradebook_page.render(view, token="t", csrf="c", selection=paged)
+    assert "Page 2 of 2" in html
+    assert '<button form="view" name="page" value="1">Previous page</button>' in html
+
+
+def test_the_history_export_lists_every_kept_attempt_of_one_activity() -> None:
+    failed = Attempt(NOW - timedelta(minutes=9), 70.0, "retryable", 503, "HTTP 503: =Service Unavailable")
+    snapshot = GradebookSnapshot(
+        course=course(),
+        enrollments=(learner("u1", "Ann", a1=70.0), learner("u2", "Bob", a1=60.0)),
+        cells={("u1", "la1"): cell("u1", "la1", status="retrying", history=(failed,), message="HTTP 503")},
+    )
+    rows = history_csv(build_view(snapshot, NOW), "a1").lstrip("\ufeff").splitlines()
+    assert rows[0].startswith("Learner,Email,Learner id,Activity,Attempt at (UTC)")
+    assert rows[1].startswith("Ann,,u1,Quiz A,2030-03-01T11:51:00+00:00,2030-03-01 11:51:00,70,retryable,503,")
+    assert "HTTP 503: =Service Unavailable" in rows[1]
+    assert rows[2].startswith("Bob,,u2,Quiz A,,,,no attempt")

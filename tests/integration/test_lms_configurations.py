@@ -188,13 +188,13 @@ def test_platforms_add_prints_the_canvas_json_to_paste_and_moodles_form(
 
 
 def test_the_canvas_json_and_moodle_form_are_served_at_a_url(stack: Stack) -> None:
-    canvas = requests.get(f"{stack.base_url}/lti13/config/canvas.json", timeout=10)
+    canvas = requests.get(f"{stack.base_url}/lti13/config/canvas.json", timeout=60)
     assert canvas.status_code == 200
     assert canvas.headers["Content-Type"].startswith("application/json")
     assert canvas.json() == canvas_json(stack.base_url)
-    moodle = requests.get(f"{stack.base_url}/lti13/config/moodle", timeout=10)
+    moodle = requests.get(f"{stack.base_url}/lti13/config/moodle", timeout=60)
     assert moodle.status_code == 200
     assert "Initiate login URL: " + f"{stack.base_url}/lti13/login" in moodle.text
-    missing = requests.get(f"{stack.base_url}/lti13/config/blackboard", timeout=10)
+    missing = requests.get(f"{stack.base_url}/lti13/config/blackboard", timeout=60)
     assert missing.status_code == 404
     assert "canvas.json" in missing.text

@@ -79,6 +79,11 @@ def test_a_bad_batch_gets_400_naming_every_problem_of_every_message_and_nothing_
     assert all("pydantic" not in p["problem"] and "errors.pydantic" not in p["problem"] for p in body["problems"])
     assert next(p for p in body["problems"] if p["field"] == "titel")["message_id"] == unknown_field["message_id"]
     assert "none was accepted" in body["error_description"]
+    # A report dated beyond the accepted clock skew would only be dead-lettered: refused now, by field.
+    ahead = score({"email": "ann@example.edu"}, "quiz-9", 1, 50.0, clock.now.replace(year=clock.now.year + 1))
+    future = product.post([good, ahead])
+    assert future.status_code == 400
+    assert [(p["index"], p["field"]) for p in future.json()["problems"]] == [(1, "occurred_at")]
     stack.drain()
     assert product.status(good["message_id"]).status_code == 404  # not even the good one
     assert product.post([good]).status_code == 202

@@ -96,4 +96,4 @@ def test_an_instructor_of_one_course_cannot_read_or_act_on_another(
     assert post(stack, chemistry, "settings/policy", biology_instructor, policy="immediate").status_code == 403
     assert_untouched(stack, chemistry)
     # The same session does act on its own course.
-    assert post(stack, biology, "resync", biology_instructor, scope="course").status_code == 303
+    assert post(stack, biology, "resync", biology_instructor, scope="course", confirm="yes").status_code == 303

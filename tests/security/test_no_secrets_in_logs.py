@@ -198,7 +198,7 @@ def test_a_full_scenario_logged_at_debug_leaks_no_key_token_secret_or_signature(
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', gradebook.text))
     released = requests.post(
         f"{gradebook.url.split('?')[0]}/release",
-        data={**fields, "activity": "essay"},
+        data={**fields, "activity": "essay", "confirm": "yes"},
         allow_redirects=False,
         timeout=30,
     )

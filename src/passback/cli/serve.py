@@ -32,6 +32,16 @@ def register(verbs: Any) -> None:
         "--workers", type=v.integer("workers", 1, 64), default=2, help="concurrent invocations per queue"
     )
     serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the stack keeps its data between runs (default: 'data' beside the state file, .passback/data)",
+    )
+    serve.add_argument("--fresh", action="store_true", help="start with no data (forget what the data folder held)")
+    serve.add_argument(
+        "--in-memory", action="store_true", help="keep nothing: the data is gone when serve stops (tests, demos)"
+    )
+    serve.add_argument(
         "--score-workers",
         type=v.integer("score workers", 1, 64),
         default=4,
@@ -56,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         schedule_seconds=args.schedule_seconds,
         template_path=args.template,
         state_file=state,
+        data_dir=None if args.in_memory else (args.data_dir or state.parent / "data"),
+        fresh=args.fresh,
         retry_delay_seconds=args.retry_delay,
         workers=args.workers,
         score_workers=args.score_workers,
@@ -67,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         info = stack.start()
-        print_banner(info, state)
+        print_banner(info, state, None if args.in_memory else (args.data_dir or state.parent / "data"))
         stack.wait()
     except KeyboardInterrupt:
         pass
@@ -98,7 +110,7 @@ def refuse_running(state: Path) -> None:
         )
 
 
-def print_banner(info: Any, state_file: Path) -> None:
+def print_banner(info: Any, state_file: Path, data_dir: Path | None = None) -> None:
     lines = [
         "Passback is running: the whole system on this machine (AWS emulated by moto).",
         f"  Base URL          {info.base_url}",
@@ -106,11 +118,15 @@ def print_banner(info: Any, state_file: Path) -> None:
         f"  LTI 1.3 launch    {info.base_url}/lti13/launch",
         f"  JWKS              {info.base_url}/.well-known/jwks.json",
         f"  LTI 1.1 launch    {info.base_url}/lti11/launch",
+        f"  Score API         {info.base_url}/api/v1/messages  (token: /api/v1/token; passback products add)",
         f"  AWS endpoint URL  {info.aws_endpoint_url}",
     ]
     lines += [f"  {name:<17} {url}" for name, url in info.queues.items()]
     lines += [
         f"  State file        {state_file}",
+        f"  Data folder       {data_dir}  (kept across restarts; --fresh starts empty)"
+        if data_dir is not None
+        else "  Data folder       none (--in-memory: everything is gone when serve stops)",
         f"  Sent mail         {info.mail_dir}  (one .eml file per message sent through SES)",
         "To reach it with the AWS CLI or boto3:",
         f"  export AWS_ENDPOINT_URL={info.aws_endpoint_url} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime
 
 from passback.data.config_models import Activity
@@ -35,6 +36,30 @@ class ActivityRepository:
         with self._lock:
             self._cache[activity_id] = (time.monotonic(), item)
         return item
+
+    def get_many(self, activity_ids: Iterable[str]) -> dict[str, Activity | None]:
+        """Several activities at once (the gradebook's thresholds): cached ones, and one BatchGetItem for the rest."""
+        found: dict[str, Activity | None] = {}
+        missing: list[str] = []
+        with self._lock:
+            for activity_id in dict.fromkeys(activity_ids):
+                hit = self._cache.get(activity_id)
+                if hit is not None and time.monotonic() - hit[0] < _CACHE_SECONDS:
+                    found[activity_id] = hit[1]
+                else:
+                    missing.append(activity_id)
+        for start in range(0, len(missing), 100):  # BatchGetItem takes 100 keys at most
+            chunk = missing[start : start + 100]
+            got = {
+                item.activity_id: item
+                for item in Activity.batch_get([Activity.keys_for(activity_id=a) for a in chunk])
+                if isinstance(item, Activity)
+            }
+            with self._lock:
+                for activity_id in chunk:
+                    self._cache[activity_id] = (time.monotonic(), got.get(activity_id))
+                    found[activity_id] = got.get(activity_id)
+        return found
 
     def put(
         self, *, activity_id: str, title: str, min_questions: int, product_url: str | None, now: datetime

@@ -8,6 +8,7 @@ seconds.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -111,8 +112,11 @@ class StackInfo:
 
 
 class MotoServer:
-    def __init__(self, host: str, port: int) -> None:
+    """moto in a child process; with a journal, its state survives restarts (local/journal.py)."""
+
+    def __init__(self, host: str, port: int, journal: Path | None = None) -> None:
         self.host, self.port = host, port
+        self.journal = journal
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -122,14 +126,32 @@ class MotoServer:
     def start(self) -> None:
         if not port_is_free(self.host, self.port):
             raise busy_port(self.host, self.port, "--aws-port")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and moto's module
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, **LOCAL_CREDENTIALS},
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
-        )
-        wait_for_port(self.host, self.port, process=self.process)
+        command = [sys.executable, "-m", "passback.local.moto_server", "--host", self.host, "--port", str(self.port)]
+        log: Any = subprocess.DEVNULL
+        if self.journal is not None:
+            command += ["--journal", str(self.journal)]
+            log = (self.journal.parent / "moto.log").open("ab")
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                command,
+                stdout=log,
+                stderr=log,
+                env={**os.environ, **LOCAL_CREDENTIALS},
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
+            )
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()
+        try:
+            # Replaying a long journal takes a while before the port opens.
+            wait_for_port(self.host, self.port, timeout=600 if self.journal else 30, process=self.process)
+        except StackError:
+            if self.process.returncode == 3:
+                raise StackError(
+                    f"the data folder {self.journal.parent if self.journal else ''} is in use by another local "
+                    "stack: stop it, or give this one another --data-dir"
+                ) from None
+            raise
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -173,7 +195,9 @@ def create_resources(template: Template, *, base_url: str, endpoint_url: str | N
         }
         if props.get("GlobalSecondaryIndexes"):
             args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        dynamodb.create_table(**args)
+        # A table kept from the previous run (a data folder) stays, with its items.
+        with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+            dynamodb.create_table(**args)
         ttl = props.get("TimeToLiveSpecification")
         if ttl:
             dynamodb.update_time_to_live(
@@ -201,7 +225,9 @@ def create_resources(template: Template, *, base_url: str, endpoint_url: str | N
     secret_names: dict[str, str] = {}
     for logical_id, props in template.secrets().items():
         name = f"{STACK_NAME}/{logical_id}"
-        secrets.create_secret(Name=name, SecretString=str(props.get("SecretString", "{}")))
+        # Kept from the previous run: the tool's keys and the consumer secrets stay as they are.
+        with contextlib.suppress(secrets.exceptions.ResourceExistsException):
+            secrets.create_secret(Name=name, SecretString=str(props.get("SecretString", "{}")))
         secret_names[logical_id] = refs[logical_id] = name
     session.client("ses", endpoint_url=endpoint_url).verify_email_identity(EmailAddress=refs["SenderEmail"])
     return CreatedResources(refs=refs, tables=tables, queues=queues, arns=arns, secrets=secret_names)
@@ -228,6 +254,8 @@ class LocalStack:
         workers: int = 2,
         score_workers: int = 4,
         extra_environment: dict[str, str] | None = None,
+        data_dir: Path | None = None,
+        fresh: bool = False,
     ) -> None:
         self.host = host
         self.port = port  # 0: the gateway binds a free one (start() reads which)
@@ -244,6 +272,9 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.info: StackInfo | None = None
         self.aws_port = aws_port
+        # Where moto's journal lives (None: memory only, gone at stop); `fresh` starts it empty.
+        self.data_dir = data_dir
+        self.fresh = fresh
         self.moto: MotoServer | None = None
         self._stop = threading.Event()
         self._scheduler: threading.Thread | None = None
@@ -262,7 +293,8 @@ class LocalStack:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         # The API's port first: a busy one fails here, before anything else was started.
         self._bind_gateway()
-        self.moto = MotoServer(self.host, self.aws_port or free_port(self.host))
+        journal = self._journal()
+        self.moto = MotoServer(self.host, self._aws_port(), journal)
         self.moto.start()
         refs = self._create_resources()
         self._configure_environment(refs)
@@ -300,6 +332,33 @@ class LocalStack:
             self._stop.wait(0.5)
 
     # ------------------------------------------------------------------ resources
+
+    def _journal(self) -> Path | None:
+        if self.data_dir is None:
+            return None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        journal = self.data_dir / "aws-journal.jsonl"
+        if self.fresh:
+            journal.unlink(missing_ok=True)
+        return journal
+
+    def _aws_port(self) -> int:
+        """The given port; else, with a data folder, last run's (so a product or shell that kept
+        AWS_ENDPOINT_URL still reaches it) when it is free; else a free one."""
+        if self.aws_port:
+            return self.aws_port
+        remembered = self.data_dir / "aws-port" if self.data_dir is not None else None
+        if remembered is not None and remembered.is_file():
+            try:
+                port = int(remembered.read_text().strip())
+                if port_is_free(self.host, port):
+                    return port
+            except ValueError:
+                pass
+        port = free_port(self.host)
+        if remembered is not None:
+            remembered.write_text(f"{port}\n")
+        return port
 
     def _bind_gateway(self) -> None:
         """Bind the API's port; the functions' handlers are imported on their first call."""

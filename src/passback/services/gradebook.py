@@ -12,9 +12,9 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 from passback.data.gradebook_view import GradebookSnapshot, GradebookViewRepository
@@ -22,7 +22,14 @@ from passback.domain import delivery
 from passback.domain.delivery import Action, CellState, CellStatus, sync_decision
 from passback.domain.grading import AssignedActivity, Owed, two_link_styles
 from passback.domain.migration import protocol_of
-from passback.domain.records import ActivityInCourse, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
+from passback.domain.records import (
+    ActivityInCourse,
+    Attempt,
+    CellRecord,
+    CourseRecord,
+    EnrollmentRecord,
+    LinkRecord,
+)
 from passback.domain.release import ReleasePolicy
 from passback.services.sync import link_target
 
@@ -36,7 +43,12 @@ NO_LINK_MESSAGE = (
 )
 SENDING_MESSAGE = (
     "On its way: this grade is released and the LMS can take it; it is being sent now (usually a few seconds). "
-    "Reload the page to see it arrive; if it stays like this, use resync."
+    "The page updates by itself (without JavaScript: Refresh); if it stays like this, use resync."
+)
+MERGE_WAITING_MESSAGE = (
+    "Waiting for a merge confirmation: this learner's LMS account is not yet linked to their account in the "
+    "product (same email address). Work they did there (scores, answers) is held and counts here, and is sent, "
+    "once they click the link in the 'Confirm your request to merge accounts' email."
 )
 COMPOSITE_NOT_RELEASED_MESSAGE = (
     "Not released: none of the activities this learner has a grade in is released yet, so the course average "
@@ -77,7 +89,7 @@ MARKS: dict[str, Mark] = {
     m.status: m
     for m in (
         Mark(CellStatus.SYNCED, "✓", "synced", Tone.OK, "The LMS has this grade."),
-        Mark(SENDING, "↑", "sending", Tone.INFO, "Released and being sent to the LMS now.", "reload to see it"),
+        Mark(SENDING, "↑", "sending", Tone.INFO, "Released and being sent to the LMS now.", "updates by itself"),
         Mark(
             CellStatus.NOT_RELEASED,
             "◷",
@@ -208,8 +220,16 @@ class CellView:
     message: str
     # Retrying: the next attempt; synced: when it was sent.
     when: datetime | None = None
-    # A note beside the grade: "deadline zero", "2 answered".
+    # A note beside the grade: "deadline zero", "1 of 3 answered".
     note: str | None = None
+    # Every step, for the cell's details: questions answered and the activity's threshold (rule 6),
+    # the last attempts (when, what was sent, what the LMS answered), and when the LMS last said yes.
+    answered: int = 0
+    threshold: int | None = None
+    history: tuple[Attempt, ...] = ()
+    acked_at: datetime | None = None
+    acked_value: float | None = None
+    merge_waiting: bool = False
     # In a course moved from LTI 1.1 to 1.3: the protocol this cell's grade goes by (domain/migration.py).
     protocol: str | None = None
 
@@ -235,6 +255,10 @@ class ColumnView:
     gau_passed: bool = False
     extra_links: int = 0
     counts: Mapping[str, int] = field(default_factory=dict)
+    # The activity's minimum number of questions (rule 6), from the catalog.
+    threshold: int | None = None
+    # The LMS column's points (AGS `scoreMaximum` of the line item), where Passback knows it.
+    points: float | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +278,8 @@ class GradebookView:
     rows: tuple[RowView, ...]
     totals: Mapping[str, int]
     now: datetime
+    # The time zone the page shows times in (the instructor's; UTC when nothing says otherwise).
+    zone: tzinfo = UTC
 
     @property
     def needs_attention(self) -> int:
@@ -264,14 +290,21 @@ class GradebookView:
 
 
 class GradebookService:
-    def __init__(self, view: GradebookViewRepository) -> None:
+    def __init__(
+        self,
+        view: GradebookViewRepository,
+        thresholds: Callable[[Iterable[str]], Mapping[str, int | None]] | None = None,
+    ) -> None:
         self.view = view
+        # The catalog's minimum number of questions per activity: one BatchGetItem, cached a minute.
+        self.thresholds = thresholds or (lambda _activities: {})
 
-    def build(self, course_id: str, now: datetime) -> GradebookView | None:
+    def build(self, course_id: str, now: datetime, zone: tzinfo = UTC) -> GradebookView | None:
         snapshot = self.view.load(course_id)
         if snapshot is None:
             return None
-        return build_view(snapshot, now)
+        known = self.thresholds(list(snapshot.course.activities)) if snapshot.course.activities else {}
+        return build_view(snapshot, now, thresholds=known, zone=zone)
 
 
 def _first(links: Iterable[LinkRecord]) -> tuple[LinkRecord | None, int]:
@@ -279,8 +312,15 @@ def _first(links: Iterable[LinkRecord]) -> tuple[LinkRecord | None, int]:
     return (ordered[0] if ordered else None), max(0, len(ordered) - 1)
 
 
-def build_view(snapshot: GradebookSnapshot, now: datetime) -> GradebookView:
+def build_view(
+    snapshot: GradebookSnapshot,
+    now: datetime,
+    *,
+    thresholds: Mapping[str, int | None] | None = None,
+    zone: tzinfo = UTC,
+) -> GradebookView:
     course = snapshot.course
+    thresholds = thresholds or {}
     activities = sorted(course.activities.values(), key=lambda a: a.idx)
     specs: list[tuple[ColumnView, LinkRecord | None]] = []
     for activity in activities:
@@ -297,6 +337,8 @@ def build_view(snapshot: GradebookSnapshot, now: datetime) -> GradebookView:
             gau=activity.gau,
             gau_passed=activity.gau is not None and activity.gau <= now,
             extra_links=extra,
+            threshold=thresholds.get(activity.activity_id),
+            points=_points(link),
         )
         specs.append((column, link))
     homepage, extra = _first(course.homepage_links())
@@ -309,6 +351,7 @@ def build_view(snapshot: GradebookSnapshot, now: datetime) -> GradebookView:
             composite=True,
             released=True,
             extra_links=extra,
+            points=_points(homepage),
         )
         specs.append((composite, homepage))
 
@@ -328,7 +371,7 @@ def build_view(snapshot: GradebookSnapshot, now: datetime) -> GradebookView:
         for position, (column, link) in enumerate(specs):
             cell = snapshot.cells.get((enrollment.learner_id, link.link_id)) if link else None
             owed = two_link_styles(link.activity_id, assigned) if link else None
-            view = cell_view(course, enrollment, column, link, cell, now, owed=owed)
+            view = cell_view(course, enrollment, column, link, cell, now, owed=owed, zone=zone)
             if course.lti13_issuer and link is not None:
                 view = replace(view, protocol=protocol_of(link_target(course, link, enrollment, cell)))
             cells.append(view)
@@ -346,7 +389,13 @@ def build_view(snapshot: GradebookSnapshot, now: datetime) -> GradebookView:
     columns = tuple(
         ColumnView(**{**column.__dict__, "counts": dict(per_column[i])}) for i, (column, _) in enumerate(specs)
     )
-    return GradebookView(course=course, columns=columns, rows=tuple(rows), totals=dict(totals), now=now)
+    return GradebookView(course=course, columns=columns, rows=tuple(rows), totals=dict(totals), now=now, zone=zone)
+
+
+def _points(link: LinkRecord | None) -> float | None:
+    """The LMS column's points where the link record knows them (a line item's `scoreMaximum`)."""
+    value = getattr(link, "score_maximum", None) if link is not None else None
+    return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def assigned_activities(
@@ -368,17 +417,20 @@ def assigned_activities(
 
 
 def _activity_entry(
-    course: CourseRecord, enrollment: EnrollmentRecord, activity_id: str | None
-) -> tuple[float | None, str | None]:
+    course: CourseRecord, enrollment: EnrollmentRecord, activity_id: str | None, threshold: int | None = None
+) -> tuple[float | None, str | None, int]:
+    """The learner's grade in the activity, a note beside it, and how many questions they answered."""
     activity = course.activities.get(activity_id) if activity_id else None
     entry = enrollment.grades.get(activity.idx) if activity else None
     if entry is None:
-        return None, None
+        return None, (f"0 of {threshold} answered" if threshold else None), 0
     if entry.zero and entry.value is not None:
-        return entry.value, "deadline zero"
-    if entry.value is None and entry.answered:
-        return None, f"{entry.answered} answered"
-    return entry.value, None
+        return entry.value, "deadline zero", entry.answered
+    if entry.value is None:
+        if threshold:
+            return None, f"{entry.answered} of {threshold} answered", entry.answered
+        return None, (f"{entry.answered} answered" if entry.answered else None), entry.answered
+    return entry.value, None, entry.answered
 
 
 def cell_view(
@@ -390,14 +442,39 @@ def cell_view(
     now: datetime,
     *,
     owed: Owed | None = None,
+    zone: tzinfo = UTC,
 ) -> CellView:
-    """One cell: the grade, and an honest status with what happened and what to do.
+    """One cell: the grade, an honest status with what happened and what to do, and every step behind it.
 
     `owed` is what the link owes the learner (`services.sync.link_owes`), computed here when not given.
     """
-    grade, note = _activity_entry(course, enrollment, column.activity_id)
+    view = _cell_status(course, enrollment, column, link, cell, now, owed=owed, zone=zone)
+    if cell is None:
+        return replace(view, threshold=column.threshold, merge_waiting=enrollment.merge_pending)
+    return replace(
+        view,
+        threshold=column.threshold,
+        history=cell.history,
+        acked_at=cell.sent_at,
+        acked_value=cell.sent_value,
+        merge_waiting=enrollment.merge_pending,
+    )
+
+
+def _cell_status(
+    course: CourseRecord,
+    enrollment: EnrollmentRecord,
+    column: ColumnView,
+    link: LinkRecord | None,
+    cell: CellRecord | None,
+    now: datetime,
+    *,
+    owed: Owed | None,
+    zone: tzinfo,
+) -> CellView:
+    grade, note, answered = _activity_entry(course, enrollment, column.activity_id, column.threshold)
     if link is None:
-        return CellView(enrollment.learner_id, None, grade, NO_LINK, NO_LINK_MESSAGE, note=note)
+        return CellView(enrollment.learner_id, None, grade, NO_LINK, NO_LINK_MESSAGE, note=note, answered=answered)
     if owed is None:
         ordered = sorted(course.activities.values(), key=lambda a: a.idx)
         released = {a.activity_id: course.released(a.activity_id, now) for a in ordered}
@@ -420,14 +497,18 @@ def cell_view(
         CellStatus.LMS_NEWER,
     }
     if cell is not None and recorded in failures:
-        return _failure(enrollment, link, cell, grade, note, now)
+        return replace(_failure(enrollment, link, cell, grade, note, now, zone), answered=answered)
     if cell is not None and recorded == CellStatus.SYNCED and owed.value == cell.sent_value:
-        sent = f"Synced: the LMS has {format_grade(cell.sent_value)}"
-        sent += f", sent {format_when(cell.sent_at)}." if cell.sent_at else "."
-        return CellView(enrollment.learner_id, link.link_id, grade, CellStatus.SYNCED, sent, cell.sent_at, note)
+        sent = f"Synced: the LMS has {format_percent(cell.sent_value)}"
+        sent += f", acknowledged {format_when(cell.sent_at, zone)}." if cell.sent_at else "."
+        return CellView(
+            enrollment.learner_id, link.link_id, grade, CellStatus.SYNCED, sent, cell.sent_at, note, answered
+        )
     if cell is not None and recorded is not None and recorded not in MARKS:
         # A status recorded by a newer version of the sync routine: show it as it is.
-        return CellView(enrollment.learner_id, link.link_id, grade, recorded, cell.message or recorded, note=note)
+        return CellView(
+            enrollment.learner_id, link.link_id, grade, recorded, cell.message or recorded, note=note, answered=answered
+        )
     target = link_target(course, link, enrollment, cell)
     decision = sync_decision(
         owed=owed.value,
@@ -446,24 +527,30 @@ def cell_view(
         message = SENDING_MESSAGE
         if cell is not None and cell.sent_value is not None:
             message = (
-                f"The LMS has {format_grade(cell.sent_value)}; {format_grade(owed.value)} is on its way. "
+                f"The LMS has {format_percent(cell.sent_value)}; {format_percent(owed.value)} is on its way: "
                 + (message.split(": ", 1)[1])
             )
-        return CellView(enrollment.learner_id, link.link_id, grade, SENDING, message, note=note)
+        return CellView(enrollment.learner_id, link.link_id, grade, SENDING, message, note=note, answered=answered)
     status = decision.status if decision.action is Action.RECORD else recorded
     if status is None:  # NOTHING with nothing recorded: cannot happen, but never show a blank
         status = CellStatus.BELOW_THRESHOLD
-    message = _why_not(status, target, column.composite)
-    return CellView(enrollment.learner_id, link.link_id, grade, status, message, note=note)
+    message = _why_not(status, target, column, answered)
+    return CellView(enrollment.learner_id, link.link_id, grade, status, message, note=note, answered=answered)
 
 
-def _why_not(status: str, target: object, composite: bool) -> str:
+def _why_not(status: str, target: object, column: ColumnView, answered: int) -> str:
+    composite = column.composite
     if status == CellStatus.NO_TARGET and isinstance(target, str):
         return target
     if status == CellStatus.NOT_RELEASED:
         return COMPOSITE_NOT_RELEASED_MESSAGE if composite else delivery.NOT_RELEASED_MESSAGE
     if status == CellStatus.MERGE_PENDING:
-        return delivery.MERGE_PENDING_MESSAGE
+        return MERGE_WAITING_MESSAGE
+    if status == CellStatus.BELOW_THRESHOLD and not composite and column.threshold:
+        return (
+            f"No grade yet: {answered} of the {column.threshold} questions this activity needs before a grade "
+            "registers (rule 6); nothing is sent until then, and no deadline has passed."
+        )
     if status == CellStatus.BELOW_THRESHOLD:
         return COMPOSITE_BELOW_THRESHOLD_MESSAGE if composite else delivery.BELOW_THRESHOLD_MESSAGE
     return mark_of(status).meaning
@@ -476,26 +563,35 @@ def _failure(
     grade: float | None,
     note: str | None,
     now: datetime,
+    zone: tzinfo = UTC,
 ) -> CellView:
     status = str(cell.status)
-    lms_said = (cell.message or "").strip() or "the LMS gave no message"
+    lms_said = _sentence((cell.message or "").strip() or "the LMS gave no message")
     if status == CellStatus.RETRYING:
         at = cell.next_attempt_at
-        when = "at the next sweep" if at is None else ("now (it is due)" if at <= now else f"at {format_when(at)}")
+        when = (
+            "at the next sweep" if at is None else ("now (it is due)" if at <= now else f"at {format_when(at, zone)}")
+        )
         message = (
-            f"The LMS failed: {lms_said}. Passback tries again by itself {when} (attempt {cell.attempts + 1}; it "
+            f"The LMS failed: {lms_said} Passback tries again by itself {when} (attempt {cell.attempts + 1}; it "
             "gives up after an hour of failures). Click Try again to try right now."
         )
         return CellView(enrollment.learner_id, link.link_id, grade, status, message, at, note)
     if status == CellStatus.LMS_ERROR:
         message = (
-            f"The LMS answered: {lms_said}. Passback does not retry this by itself. Usually the LMS's administrators "
+            f"The LMS answered: {lms_said} Passback does not retry this by itself. Usually the LMS's administrators "
             "can correct it; once they have, click Try again."
         )
         return CellView(enrollment.learner_id, link.link_id, grade, status, message, note=note)
     if status == CellStatus.USER_NOT_IN_COURSE and delivery.USER_NOT_IN_COURSE_EXPLANATION not in lms_said:
         lms_said = f"{lms_said} {delivery.USER_NOT_IN_COURSE_EXPLANATION}"
     return CellView(enrollment.learner_id, link.link_id, grade, status, lms_said, note=note)
+
+
+def _sentence(text: str) -> str:
+    """The LMS's words as a sentence of their own, so Passback's explanation does not run into them."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def format_grade(value: float | None) -> str:
@@ -505,10 +601,34 @@ def format_grade(value: float | None) -> str:
     return text or "0"
 
 
-def format_when(moment: datetime | None) -> str:
+def format_percent(value: float | None) -> str:
+    """A grade as what it is (rule 5): a percentage."""
+    text = format_grade(value)
+    return f"{text} %" if text else ""
+
+
+def format_points(value: float | None, points: float | None) -> str:
+    """What the LMS shows in a column of `points` points for a percentage (rule 5: it scales)."""
+    if value is None or not points:
+        return ""
+    return f"{format_grade(value * points / 100)} / {format_grade(points)} pts"
+
+
+def offset_text(moment: datetime, zone: tzinfo) -> str:
+    """`UTC-08:00` (with a real minus sign): the offset, always shown with a local time."""
+    offset = moment.astimezone(zone).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "\u2212"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def format_when(moment: datetime | None, zone: tzinfo = UTC) -> str:
+    """A moment in the instructor's time zone, with its offset: `2026-03-02 23:59 (UTC-08:00)`."""
     if moment is None:
         return ""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if zone is UTC:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{moment.astimezone(zone).strftime('%Y-%m-%d %H:%M')} ({offset_text(moment, zone)})"
 
 
 POLICY_WORDS: dict[ReleasePolicy, str] = {
@@ -540,3 +660,35 @@ def _cell_safe(value: str) -> str:
     if value and value[0] in "=+-@\t\r":
         return "'" + value
     return value
+
+
+def history_csv(view: GradebookView, activity_id: str) -> str:
+    """One activity's attempt history, for support: one row per attempt the cell kept (newest last),
+    or one row saying there was none; times in UTC and in the page's zone."""
+    position = next((i for i, c in enumerate(view.columns) if c.activity_id == activity_id), None)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    local = "local time" if view.zone is UTC else f"time ({getattr(view.zone, 'key', view.zone)})"
+    header = ["Learner", "Email", "Learner id", "Activity", "Attempt at (UTC)", f"Attempt at, {local}"]
+    header += ["Value sent (%)", "Outcome", "LMS HTTP status", "LMS said", "Status now"]
+    writer.writerow(header)
+    if position is not None:
+        title = view.columns[position].title
+        for row in view.rows:
+            cell = row.cells[position]
+            who = [row.name, row.email or "", row.learner_id, title]
+            if not cell.history:
+                writer.writerow([_cell_safe(v) for v in [*who, "", "", "", "no attempt", "", "", cell.mark.label]])
+            for attempt in cell.history:
+                values = [
+                    *who,
+                    attempt.at.astimezone(UTC).isoformat(timespec="seconds"),
+                    attempt.at.astimezone(view.zone).strftime("%Y-%m-%d %H:%M:%S"),
+                    format_grade(attempt.value),
+                    attempt.outcome,
+                    "" if attempt.status is None else str(attempt.status),
+                    attempt.message,
+                    cell.mark.label,
+                ]
+                writer.writerow([_cell_safe(v) for v in values])
+    return "\ufeff" + out.getvalue()

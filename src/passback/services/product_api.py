@@ -19,6 +19,7 @@ from typing import Any
 
 from passback.data.launch_state import NonceStore
 from passback.data.products import MessageStatuses, ProductRecord, ProductRepository, RateWindows, StatusRecord
+from passback.domain.clocks import DEFAULT_SKEW, future_report_refusal
 from passback.domain.products import (
     SCOPES,
     LearnerFacts,
@@ -160,8 +161,14 @@ class ProductTokens:
 
 class MessageIntake:
     def __init__(
-        self, products: ProductRepository, statuses: MessageStatuses, rates: RateWindows, queues: Queues
+        self,
+        products: ProductRepository,
+        statuses: MessageStatuses,
+        rates: RateWindows,
+        queues: Queues,
+        clock_skew: timedelta = DEFAULT_SKEW,
     ) -> None:
+        self.clock_skew = clock_skew
         self.products = products
         self.statuses = statuses
         self.rates = rates
@@ -181,6 +188,14 @@ class MessageIntake:
     def submit(self, caller: Caller, messages: Sequence[ScoreMessage | ActivityMessage], now: datetime) -> list[str]:
         """Check scope, take from the rate limit, record and queue; the accepted message ids (all of them)."""
         product = caller.product
+        ahead = [
+            Problem(i, m.message_id, "occurred_at", why)
+            for i, m in enumerate(messages)
+            if isinstance(m, ScoreMessage) and (why := future_report_refusal(m.occurred_at, now, self.clock_skew))
+        ]
+        if ahead:
+            # The score function would dead-letter them (issue 17's clock rule): say so now instead.
+            raise ApiRefused(400, "invalid", "some messages are not valid: none was accepted", ahead)
         problems = self._scope_problems(product, messages)
         if problems:
             count("ApiMessagesForbidden", len(problems))

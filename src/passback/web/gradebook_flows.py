@@ -1,22 +1,23 @@
-"""What the gradebook routes do: check the session (and the CSRF value on actions), act, render.
+"""What the gradebook routes do: check the session (and the CSRF value on actions), read, render.
 
 Every request needs the instructor's session for this very course: the `s` field of the page's
 own forms (POST bodies: LMS iframes may block third-party cookies) or the `pb_session` cookie.
 A URL never carries a session: the launch's redirect carries a one-time ticket (`t`) that the
 page's first load exchanges for one (`web/session.py`). Every action also needs the `csrf` form
-field, which only the page itself knows. Anything else is a 403.
+field, which only the page itself knows. Anything else is a 403. The actions are in
+`gradebook_actions.py`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from passback import container
-from passback.domain.release import ReleasePolicy
 from passback.observability import logger
-from passback.services.course_settings import SettingRefused
-from passback.services.gradebook import GradebookView, to_csv
-from passback.web import gradebook_page, pages, session
+from passback.services.gradebook import GradebookView, history_csv, to_csv
+from passback.services.gradebook_select import ViewOptions, select
+from passback.web import gradebook_live, gradebook_page, pages, session
 from passback.web.http import HttpRequest, WebResponse, public_base_url
 
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
@@ -94,16 +95,50 @@ def forbidden(http: HttpRequest, reason: str) -> WebResponse:
 
 
 def frame_headers(current: session.Session) -> dict[str, str]:
-    """The page may be framed by the course's LMS and nobody else; it runs no script at all."""
+    """The page may be framed by the course's LMS and nobody else; it runs only its own hashed script."""
     ancestors = f"'self' {current.lms_origin}" if current.lms_origin else "'self'"
     policy = (
-        f"default-src 'none'; style-src {gradebook_page.style_hash()}; img-src 'self'; form-action 'self'; "
+        f"default-src 'none'; style-src {gradebook_page.style_hash()}; "
+        f"script-src {gradebook_live.script_hash()}; connect-src 'self'; img-src 'self'; form-action 'self'; "
         f"base-uri 'none'; frame-ancestors {ancestors}"
     )
     return {**PRIVATE, "Content-Security-Policy": policy}
 
 
-def _render(
+def values_of(http: HttpRequest) -> dict[str, str]:
+    """The view's options and time zone: the query (links after an action), then the form (wins)."""
+    return {**http.query, **http.form}
+
+
+def zone_of(http: HttpRequest, current: session.Session) -> tuple[tzinfo, bool]:
+    """The page's time zone, and whether the page asked for it (`tz`: the script, the person, or the
+    page's own forms carrying it on); else the zone the launch carried; else UTC."""
+    requested = parse_zone(values_of(http).get("tz"))
+    if requested is not None:
+        return requested, True
+    return parse_zone(current.time_zone) or UTC, False
+
+
+def parse_zone(name: str | None) -> tzinfo | None:
+    """An IANA time zone name, or None; nothing but a name is ever looked up."""
+    text = (name or "").strip()
+    if not text or len(text) > 64 or ".." in text or text.startswith("/"):
+        return None
+    if text.upper() in ("UTC", "ETC/UTC", "Z"):
+        return UTC
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def build(http: HttpRequest, current: session.Session, course_id: str, now: datetime) -> GradebookView | None:
+    zone, _ = zone_of(http, current)
+    return container.gradebook().build(course_id, now, zone)
+
+
+def render(
+    http: HttpRequest,
     view: GradebookView,
     current: session.Session,
     *,
@@ -111,14 +146,20 @@ def _render(
     done: str | None = None,
     error: str | None = None,
     cookies: list[str] | None = None,
+    confirm: gradebook_page.Confirmation | None = None,
 ) -> WebResponse:
+    values = values_of(http)
     html = gradebook_page.render(
         view,
         token=current.token,
         csrf=current.csrf,
         session_expires=current.expires,
-        done=done,
+        done=done if done is not None else values.get("done"),
         error=error,
+        selection=select(view, ViewOptions.parse(values)),
+        confirm=confirm,
+        zone_chosen=zone_of(http, current)[1],
+        watch=values.get("watch") == "1",
     )
     return WebResponse(status, html, headers=frame_headers(current), cookies=list(cookies or []))
 
@@ -133,10 +174,36 @@ def page(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
             current = authorised(http, course_id, now)
     except Forbidden as error:
         return forbidden(http, str(error))
-    view = container.gradebook().build(course_id, now)
+    view = build(http, current, course_id, now)
     if view is None:
         return forbidden(http, "this course does not exist")
-    return _render(view, current, done=http.query.get("done"), cookies=cookies)
+    return render(http, view, current, cookies=cookies)
+
+
+def live(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
+    """The live-status JSON of the page's current view (its own form's fields, with the CSRF value)."""
+    try:
+        current = authorised_action(http, course_id, now)
+    except Forbidden as error:
+        return WebResponse(403, gradebook_live.to_json({"error": str(error)}), "application/json", dict(PRIVATE))
+    view = build(http, current, course_id, now)
+    if view is None:
+        return WebResponse(404, gradebook_live.to_json({"error": "no such course"}), "application/json", PRIVATE)
+    selection = select(view, ViewOptions.parse(values_of(http)))
+    base = gradebook_page.page_path(course_id)
+    data = gradebook_live.payload(view, selection, base, gradebook_page.glance(view, base))
+    return WebResponse(200, gradebook_live.to_json(data), "application/json", headers=frame_headers(current))
+
+
+def _download(current: session.Session, body: str, filename: str) -> WebResponse:
+    headers = {**frame_headers(current), "Content-Disposition": f'attachment; filename="{filename}"'}
+    return WebResponse(200, body, content_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _file_name(view: GradebookView, kind: str, now: datetime) -> str:
+    stamp = now.astimezone(UTC).strftime("%Y%m%d-%H%M")
+    name = "".join(ch if ch.isalnum() else "-" for ch in view.course.title)[:60].strip("-") or "course"
+    return f"{kind}-{name}-{stamp}.csv"
 
 
 def export_csv(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
@@ -144,146 +211,25 @@ def export_csv(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
         current = authorised(http, course_id, now)
     except Forbidden as error:
         return forbidden(http, str(error))
-    view = container.gradebook().build(course_id, now)
+    view = build(http, current, course_id, now)
     if view is None:
         return forbidden(http, "this course does not exist")
-    stamp = now.astimezone(UTC).strftime("%Y%m%d-%H%M")
-    name = "".join(ch if ch.isalnum() else "-" for ch in view.course.title)[:60].strip("-") or "course"
-    headers = {
-        **frame_headers(current),
-        "Content-Disposition": f'attachment; filename="gradebook-{name}-{stamp}.csv"',
-    }
-    return WebResponse(200, to_csv(view), content_type="text/csv; charset=utf-8", headers=headers)
+    return _download(current, to_csv(view), _file_name(view, "gradebook", now))
 
 
-def _back(course_id: str, current: session.Session, now: datetime, done: str, anchor: str = "") -> WebResponse:
-    """Back to the page after an action, on a one-time URL (a browser without the cookie needs it)."""
-    location = ticket_url(course_id, current, now, done=done) + (f"#{anchor}" if anchor else "")
-    return WebResponse(303, headers={"Location": location, **PRIVATE})
-
-
-def _bad_request(http: HttpRequest, reason: str) -> WebResponse:
-    lines = [reason, "Go back to the gradebook and try again."]
-    html = pages.message_page("Not done", lines, correlation_id=http.request_id)
-    return WebResponse(400, html, headers=dict(PRIVATE))
-
-
-def release(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
-    """Release Grades for one column: the release function marks it released and sends its grades."""
+def export_history(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
+    """One activity's attempt history (what support asks for): every learner's last attempts per link."""
     try:
-        current = authorised_action(http, course_id, now)
+        current = authorised(http, course_id, now)
     except Forbidden as error:
         return forbidden(http, str(error))
-    activity_id = http.form.get("activity") or ""
-    course = container.courses().get(course_id)
-    if course is None or activity_id not in course.activities:
-        return _bad_request(http, "That activity is not assigned in this course.")
-    container.jobs().request("release", course_id, now, activity_id=activity_id, requested_by=current.learner_id)
-    return _back(course_id, current, now, "released", f"col-{activity_id}")
-
-
-def resync(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
-    """Try again now, skipping the backoff: one cell, one column (activity or homepage link), or the course."""
-    try:
-        current = authorised_action(http, course_id, now)
-    except Forbidden as error:
-        return forbidden(http, str(error))
-    course = container.courses().get(course_id)
-    if course is None:
-        return _bad_request(http, "This course does not exist.")
-    jobs = container.jobs()
-    who = current.learner_id
-    cell = http.form.get("cell")
-    activity_id = http.form.get("activity")
-    link_id = http.form.get("link")
-    if cell:
-        learner_id, _, link_id = cell.partition(" ")
-        if not learner_id or link_id not in course.links:
-            return _bad_request(http, "That cell is not in this course.")
-        jobs.request("resync", course_id, now, learner_id=learner_id, link_id=link_id, requested_by=who)
-        return _back(course_id, current, now, "resync-cell", f"r-{learner_id}")
-    if activity_id:
-        if activity_id not in course.activities:
-            return _bad_request(http, "That activity is not assigned in this course.")
-        jobs.request("resync", course_id, now, activity_id=activity_id, requested_by=who)
-        return _back(course_id, current, now, "resync-column", f"col-{activity_id}")
-    if link_id:
-        if link_id not in course.links:
-            return _bad_request(http, "That link is not in this course.")
-        jobs.request("resync", course_id, now, link_id=link_id, requested_by=who)
-        return _back(course_id, current, now, "resync-column", "col-composite")
-    jobs.request("resync", course_id, now, requested_by=who)
-    return _back(course_id, current, now, "resync-course")
-
-
-def parse_moment(text: str) -> datetime:
-    """A `datetime-local` value (or any ISO 8601 moment); without an offset it is UTC."""
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _refused(http: HttpRequest, course_id: str, current: session.Session, now: datetime, reason: str) -> WebResponse:
-    view = container.gradebook().build(course_id, now)
+    view = build(http, current, course_id, now)
     if view is None:
-        return _bad_request(http, reason)
-    return _render(view, current, status=400, error=reason)
-
-
-def set_policy(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
-    try:
-        current = authorised_action(http, course_id, now)
-    except Forbidden as error:
-        return forbidden(http, str(error))
-    try:
-        policy = ReleasePolicy(http.form.get("policy") or "")
-    except ValueError:
-        return _refused(http, course_id, current, now, "Choose one of the release policies.")
-    raw_date = (http.form.get("release_date") or "").strip()
-    try:
-        release_date = parse_moment(raw_date) if raw_date else None
-    except ValueError:
-        return _refused(http, course_id, current, now, f"{raw_date!r} is not a date and time.")
-    try:
-        container.course_settings().set_policy(course_id, policy, release_date, now=now)
-    except SettingRefused as refused:
-        return _refused(http, course_id, current, now, str(refused))
-    logger.info("release policy set", extra={"course": course_id, "policy": policy.value, "by": current.learner_id})
-    return _back(course_id, current, now, "policy", "settings")
-
-
-def set_deadlines(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
-    """Save every changed deadline field (`gau-<idx>`); a refused one is reported, the others are saved."""
-    try:
-        current = authorised_action(http, course_id, now)
-    except Forbidden as error:
-        return forbidden(http, str(error))
-    course = container.courses().get(course_id)
-    if course is None:
-        return _bad_request(http, "This course does not exist.")
-    settings = container.course_settings()
-    refusals: list[str] = []
-    for activity in sorted(course.activities.values(), key=lambda a: a.idx):
-        field = f"gau-{activity.idx}"
-        if field not in http.form:
-            continue  # a passed deadline's field is disabled, so it is not submitted
-        raw = http.form[field].strip()
-        current_text = gradebook_page.datetime_local(activity.gau)
-        if raw == current_text:
-            continue
-        try:
-            gau = parse_moment(raw) if raw else None
-        except ValueError:
-            refusals.append(f"{activity.title or activity.activity_id}: {raw!r} is not a date and time.")
-            continue
-        try:
-            settings.set_gau(course_id, activity.activity_id, gau, now)
-        except SettingRefused as refused:
-            refusals.append(str(refused))
-            continue
-        logger.info(
-            "deadline set",
-            extra={"course": course_id, "activity": activity.activity_id, "gau": raw, "by": current.learner_id},
+        return forbidden(http, "this course does not exist")
+    activity_id = values_of(http).get("activity") or ""
+    if activity_id not in view.course.activities:
+        html = pages.message_page(
+            "Not done", ["That activity is not assigned in this course."], correlation_id=http.request_id
         )
-    if refusals:
-        return _refused(http, course_id, current, now, " ".join(refusals))
-    return _back(course_id, current, now, "gau", "settings")
+        return WebResponse(400, html, headers=dict(PRIVATE))
+    return _download(current, history_csv(view, activity_id), _file_name(view, f"history-{activity_id}", now))

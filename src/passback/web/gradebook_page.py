@@ -1,107 +1,31 @@
-"""The gradebook page: server-rendered HTML, no JavaScript, every value escaped.
+"""The gradebook page: server-rendered HTML that works without JavaScript, every value escaped.
 
-One `<table>` with a caption, column headers (`scope="col"`) and row headers (`scope="row"`).
-Each cell shows the grade and a mark: a symbol, a colour and words, with the full message on
-hover (`title`) and, for anything but a plain "synced", in a `<details>` that a keyboard or a
-screen reader opens. Every action is a real `<button>` submitting one hidden form (`form=` and
-`formaction=` attributes), so 20,000 cells do not carry 20,000 copies of the session and CSRF
-fields.
+Top to bottom: the course, a confirmation when an action needs one, what happened after the
+last action, the summary (counts, needs attention, Refresh, Resync the whole course, CSV), the
+view controls (search, filter, sort, page size), the table (`gradebook_table.py`) with paging,
+a compact legend and the settings. The session and CSRF value travel in the hidden forms `act`
+and `view` (POST bodies, never URLs: web/session.py); every button names one of them.
+
+Times are shown in the instructor's time zone with its offset (`view.zone`); the deadline and
+release-date inputs take local times in that zone, and the forms say which zone (`tz`), so the
+server stores UTC. One small script (`gradebook_live.py`) updates cells live and switches to
+the browser's zone; nothing depends on it.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from html import escape
 from urllib.parse import quote, urlencode
 
 from passback.domain.release import ReleasePolicy
-from passback.services.gradebook import (
-    MARKS,
-    POLICY_WORDS,
-    CellView,
-    ColumnView,
-    GradebookView,
-    Mark,
-    Tone,
-    format_grade,
-    format_when,
-)
+from passback.services.gradebook import MARKS, POLICY_WORDS, GradebookView, Mark, format_when, offset_text
+from passback.services.gradebook_select import ATTENTION, EVERYTHING, PAGE_SIZES, Selection, ViewOptions, select
+from passback.web import gradebook_live, gradebook_table
+from passback.web.gradebook_style import FOCUS, INK, MUTED, STYLE, TONE_COLOURS, style_hash
 
-# Foreground and background of each tone; tests check every pair reaches 4.5:1.
-TONE_COLOURS: dict[Tone, tuple[str, str]] = {
-    Tone.OK: ("#0f5323", "#dafbe1"),
-    Tone.INFO: ("#0a3069", "#ddf4ff"),
-    Tone.WAIT: ("#3d444d", "#eef1f4"),
-    Tone.WARN: ("#6f3800", "#fff1e5"),
-    Tone.BAD: ("#86061d", "#ffebe9"),
-}
-INK, MUTED, LINE, FOCUS = "#1b1f24", "#4a5360", "#8c959f", "#0550ae"
-
-STYLE = f"""
-* {{ box-sizing: border-box; }}
-body {{ font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: {INK};
-       margin: 0; background: #fff; }}
-main {{ padding: .75rem 1rem 2rem; }}
-h1 {{ font-size: 1.35rem; margin: 0; }}
-h2 {{ font-size: 1.1rem; margin: 1.5rem 0 .5rem; }}
-a {{ color: {FOCUS}; }}
-:focus-visible {{ outline: 3px solid {FOCUS}; outline-offset: 2px; }}
-.muted {{ color: {MUTED}; }}
-.vh {{ position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
-       white-space: nowrap; }}
-.bar {{ display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; margin: .5rem 0; }}
-.flash {{ border: 1px solid {LINE}; border-left: 6px solid {TONE_COLOURS[Tone.OK][0]}; padding: .5rem .75rem;
-         margin: .5rem 0; background: {TONE_COLOURS[Tone.OK][1]}; }}
-.flash.error {{ border-left-color: {TONE_COLOURS[Tone.BAD][0]}; background: {TONE_COLOURS[Tone.BAD][1]}; }}
-.totals {{ list-style: none; display: flex; flex-wrap: wrap; gap: .35rem; padding: 0; margin: .5rem 0; }}
-button {{ font: inherit; font-size: .85rem; color: {INK}; background: #f6f8fa; border: 1px solid {LINE};
-          border-radius: 6px; padding: .2rem .55rem; cursor: pointer; }}
-button:hover {{ background: #eaeef2; }}
-button.primary {{ background: {FOCUS}; border-color: {FOCUS}; color: #fff; font-weight: 600; }}
-.scroll {{ overflow: auto; max-height: 78vh; border: 1px solid {LINE}; border-radius: 6px; }}
-table.gb {{ border-collapse: separate; border-spacing: 0; font-size: .9rem; }}
-.gb caption {{ text-align: left; padding: .5rem .75rem; color: {MUTED}; caption-side: top; }}
-.gb th, .gb td {{ border-bottom: 1px solid #d0d7de; border-right: 1px solid #d0d7de; padding: .3rem .5rem;
-                 vertical-align: top; background: #fff; }}
-.gb thead th {{ position: sticky; top: 0; z-index: 2; background: #f6f8fa; text-align: left; min-width: 9.5rem;
-               font-weight: 600; }}
-.gb thead th small, .gb tfoot small {{ display: block; font-weight: 400; color: {MUTED}; }}
-.gb tbody th {{ position: sticky; left: 0; z-index: 1; text-align: left; font-weight: 600; min-width: 12rem; }}
-.gb thead th:first-child {{ left: 0; z-index: 3; }}
-.gb tbody th small {{ display: block; font-weight: 400; color: {MUTED}; }}
-.gb tfoot th, .gb tfoot td {{ position: sticky; bottom: 0; background: #f6f8fa; z-index: 1; }}
-.gb tfoot th {{ left: 0; z-index: 3; text-align: left; }}
-.gb tfoot button {{ display: block; margin: .15rem 0; }}
-.g {{ font-variant-numeric: tabular-nums; font-weight: 600; margin-right: .3rem; }}
-.note {{ color: {MUTED}; font-size: .8rem; }}
-.mk {{ display: inline-block; border-radius: 4px; padding: 0 .3rem; font-size: .82rem; white-space: nowrap;
-       border: 1px solid transparent; }}
-.mk .sym {{ font-weight: 700; margin-right: .15rem; }}
-details > summary {{ cursor: pointer; list-style: none; display: inline-block; }}
-details > summary::-webkit-details-marker {{ display: none; }}
-details[open] > summary {{ outline: 1px dotted {MUTED}; }}
-details p {{ margin: .3rem 0; max-width: 22rem; white-space: normal; font-size: .82rem; }}
-.todo {{ display: block; font-size: .78rem; color: {MUTED}; white-space: nowrap; margin-top: .1rem; }}
-.legend {{ display: grid; grid-template-columns: max-content 1fr; gap: .3rem .75rem; margin: .5rem 0; }}
-.legend dd {{ margin: 0; }}
-.settings fieldset {{ border: 1px solid {LINE}; border-radius: 6px; margin: .5rem 0; padding: .5rem .75rem; }}
-.settings label {{ display: block; margin: .2rem 0; }}
-.settings table {{ border-collapse: collapse; margin: .5rem 0; }}
-.settings caption {{ text-align: left; max-width: 40rem; }}
-.settings th, .settings td {{ border-bottom: 1px solid #d0d7de; padding: .3rem .5rem; text-align: left; }}
-input {{ font: inherit; }}
-""" + "".join(
-    f".{tone.value} {{ color: {fg}; background: {bg}; border-color: {fg}40; }}\n"
-    for tone, (fg, bg) in TONE_COLOURS.items()
-)
-
-
-def style_hash() -> str:
-    """The CSP source allowing exactly this page's `<style>` (no inline styles anywhere else)."""
-    digest = hashlib.sha256(STYLE.encode("utf-8")).digest()
-    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+__all__ = ["FOCUS", "INK", "MUTED", "TONE_COLOURS", "Confirmation", "render", "style_hash"]
 
 
 def e(value: object) -> str:
@@ -109,19 +33,32 @@ def e(value: object) -> str:
 
 
 DONE_MESSAGES = {
-    "released": "Release requested: the column's grades are on their way to the LMS. Reload in a few seconds to "
-    "see them arrive.",
-    "resync-cell": "Trying again: this grade is being sent to the LMS now. Reload in a few seconds to see it.",
-    "resync-column": "Resync requested for the column: its grades are being sent again. Reload in a few seconds.",
-    "resync-course": "Resync requested for the whole course: every grade is being checked and sent again. Reload in "
-    "a minute.",
+    "released": "Release requested: the column's grades are on their way to the LMS.",
+    "resync-cell": "Trying again: this grade is being sent to the LMS now.",
+    "resync-column": "Resync requested for the column: its grades are being sent again.",
+    "resync-course": "Resync requested for the whole course: every grade is being checked and sent again.",
     "policy": "Release policy saved.",
     "gau": "Deadlines saved.",
-    "column-recreated": "The LMS column was recreated: the link's grades are being sent to it. Reload in a few "
-    "seconds.",
-    "roster-sync": "Roster update requested: Passback is reading the course's members from the LMS. Reload in a "
-    "minute to see learners who have not opened Passback yet.",
+    "column-recreated": "The LMS column was recreated: the link's grades are being sent to it.",
+    "roster-sync": "Roster update requested: Passback is reading the course's members from the LMS (a minute for a "
+    "large course); learners who have not opened Passback yet then appear.",
 }
+# Actions whose effect arrives in the next seconds: the page watches for it.
+WATCHED = frozenset(
+    {"released", "resync-cell", "resync-column", "resync-course", "policy", "gau", "column-recreated", "roster-sync"}
+)
+NO_SCRIPT_NOTE = "This page does not update by itself without JavaScript: use Refresh in a few seconds."
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """An action that asks once before doing it: what it will do, in numbers, and the button that does it."""
+
+    title: str
+    lines: tuple[str, ...]
+    action: str  # the path the confirm button posts to
+    button: str
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 def page_path(course_id: str) -> str:
@@ -133,6 +70,15 @@ def page_url(course_id: str, ticket: str, **extra: str) -> str:
     return f"{page_path(course_id)}?{urlencode({'t': ticket, **extra})}"
 
 
+def zone_name(zone: tzinfo) -> str:
+    return "UTC" if zone is UTC else str(getattr(zone, "key", zone))
+
+
+def datetime_local(moment: datetime | None, zone: tzinfo = UTC) -> str:
+    """A `datetime-local` value: the moment's wall-clock time in `zone`."""
+    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
 def render(
     view: GradebookView,
     *,
@@ -141,48 +87,74 @@ def render(
     session_expires: datetime | None = None,
     done: str | None = None,
     error: str | None = None,
+    selection: Selection | None = None,
+    confirm: Confirmation | None = None,
+    zone_chosen: bool = False,
+    watch: bool = False,
 ) -> str:
     course = view.course
     base = page_path(course.course_id)
-    parts: list[str] = []
-    parts.append(_header(view, session_expires))
+    selection = selection or select(view, ViewOptions())
+    keep = {**selection.options.fields(), "tz": zone_name(view.zone)}
+    parts: list[str] = [_header(view, session_expires)]
+    if confirm is not None:
+        parts.append(_confirmation(confirm, token, csrf, keep))
     if done in DONE_MESSAGES:
-        parts.append(f'<div class="flash" role="status">{e(DONE_MESSAGES[done])}</div>')
+        # Said in the HTML, so it holds without a script; the script replaces it (it does update the page).
+        extra = f' <span class="nojs">{e(NO_SCRIPT_NOTE)}</span>' if done in WATCHED else ""
+        parts.append(f'<div class="flash" role="status">{e(DONE_MESSAGES[done])}{extra}</div>')
     if error:
         parts.append(f'<div class="flash error" role="alert"><strong>Not saved.</strong> {e(error)}</div>')
-    # The session travels in these forms' bodies, never in a URL (web/session.py).
+    hidden_keep = "".join(f'<input type="hidden" name="{e(k)}" value="{e(v)}">' for k, v in keep.items())
+    # The session travels in these forms' bodies, never in a URL (web/session.py). `act` carries
+    # the view options too, so the page after an action shows the same view.
     parts.append(
         f'<form id="act" method="post" action="{base}/resync">'
-        f'<input type="hidden" name="s" value="{e(token)}"><input type="hidden" name="csrf" value="{e(csrf)}"></form>'
-        f'<form id="view" method="post" action="{base}"><input type="hidden" name="s" value="{e(token)}"></form>'
+        f'<input type="hidden" name="s" value="{e(token)}"><input type="hidden" name="csrf" value="{e(csrf)}">'
+        f"{hidden_keep}</form>"
+        f'<form id="view" method="post" action="{base}"><input type="hidden" name="s" value="{e(token)}">'
+        f'<input type="hidden" name="tz" value="{e(zone_name(view.zone))}"></form>'
     )
-    parts.append(_glance(view, base))
-    parts.append(_table(view, base))
+    parts.append(glance(view, base))
+    parts.append(_controls(view, selection))
+    parts.append(gradebook_table.table(view, selection, base))
+    parts.append(_pager(selection))
     parts.append(_legend())
     parts.append(_settings(view, base, token, csrf))
-    return _document(f"{course.title}: gradebook", "".join(parts))
+    sending = gradebook_live.sending_on(selection)
+    attributes = {
+        "data-live": f"{base}/live",
+        "data-tz": zone_name(view.zone),
+        "data-tz-auto": "0" if zone_chosen else "1",
+        "data-watch": "1" if (watch or sending or done in WATCHED) else "0",
+        "data-done": done if done in DONE_MESSAGES else "",
+    }
+    return _document(f"{course.title}: gradebook", "".join(parts), attributes)
 
 
-def _document(title: str, body: str) -> str:
+def _document(title: str, body: str, attributes: dict[str, str]) -> str:
+    attrs = "".join(f' {k}="{e(v)}"' for k, v in attributes.items())
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>{e(title)} · Passback</title><style>{STYLE}</style></head>"
-        f"<body><main>{body}</main></body></html>"
+        f"<body><main{attrs}>{body}</main><script>{gradebook_live.SCRIPT}</script></body></html>"
     )
 
 
 def _header(view: GradebookView, session_expires: datetime | None) -> str:
     course = view.course
+    zone = view.zone
     facts = [
         f"LTI {e(course.lti_version)}" if not course.lti13_issuer else "LTI 1.1, now LTI 1.3 (each cell says how)",
         f"{len(view.rows)} learner{'s' if len(view.rows) != 1 else ''}",
         f"{len(course.activities)} activit{'ies' if len(course.activities) != 1 else 'y'}",
         f"release policy: {e(_policy_short(view))}",
+        f"times in {e(zone_name(zone))} ({e(offset_text(view.now, zone))})",
     ]
     if session_expires is not None:
-        facts.append(f"this page's session ends {e(format_when(session_expires))}")
+        facts.append(f"this page's session ends {e(format_when(session_expires, zone))}")
     return (
         f'<header><h1>{e(course.title)} <span class="muted">· gradebook</span></h1>'
         f'<p class="muted">{" · ".join(facts)}</p></header>'
@@ -192,7 +164,7 @@ def _header(view: GradebookView, session_expires: datetime | None) -> str:
 def _policy_short(view: GradebookView) -> str:
     policy = view.course.release_policy
     if policy is ReleasePolicy.AT_DATE and view.course.release_date is not None:
-        return f"at {format_when(view.course.release_date)}"
+        return f"at {format_when(view.course.release_date, view.zone)}"
     return {
         ReleasePolicy.IMMEDIATE: "immediately",
         ReleasePolicy.AT_DATE: "at a date (none set)",
@@ -201,17 +173,28 @@ def _policy_short(view: GradebookView) -> str:
     }[policy]
 
 
-def _mark_badge(mark: Mark, count: int | None = None) -> str:
+def _confirmation(confirm: Confirmation, token: str, csrf: str, keep: dict[str, str]) -> str:
+    fields = {"s": token, "csrf": csrf, **keep, **confirm.fields, "confirm": "yes"}
+    hidden = "".join(f'<input type="hidden" name="{e(k)}" value="{e(v)}">' for k, v in fields.items())
+    lines = "".join(f"<p>{e(line)}</p>" for line in confirm.lines)
+    return (
+        '<section class="confirm" role="alert" aria-labelledby="confirm-title">'
+        f'<h2 id="confirm-title">{e(confirm.title)}</h2>{lines}'
+        f'<form method="post" action="{e(confirm.action)}">{hidden}'
+        f'<button class="primary" type="submit" autofocus>{e(confirm.button)}</button></form> '
+        '<button form="view">Cancel</button></section>'
+    )
+
+
+def mark_badge(mark: Mark, count: int | None = None) -> str:
     words = e(mark.label) if count is None else f"{count} {e(mark.label)}"
     symbol = f'<span class="sym" aria-hidden="true">{e(mark.symbol)}</span>'
     return f'<span class="mk {mark.tone.value}">{symbol}{words}</span>'
 
 
-def _glance(view: GradebookView, base: str) -> str:
+def glance(view: GradebookView, base: str) -> str:
     totals = "".join(
-        f"<li>{_mark_badge(mark, view.totals[status])}</li>"
-        for status, mark in MARKS.items()
-        if view.totals.get(status)
+        f"<li>{mark_badge(mark, view.totals[status])}</li>" for status, mark in MARKS.items() if view.totals.get(status)
     )
     attention = view.needs_attention
     summary = (
@@ -219,154 +202,108 @@ def _glance(view: GradebookView, base: str) -> str:
         if attention
         else "Nothing needs your attention."
     )
-    return (
-        '<section aria-labelledby="glance"><h2 id="glance" class="vh">At a glance</h2>'
-        f'<p><strong>{e(summary)}</strong></p><ul class="totals" aria-label="Cells by status">{totals}</ul>'
+    inner = (
+        '<h2 class="vh">At a glance</h2>'
+        f'<p><strong>{e(summary)}</strong> <span class="live" id="live" aria-live="polite"></span></p>'
+        f'<ul class="totals" aria-label="Cells by status">{totals}</ul>'
         '<div class="bar">'
         '<button form="view">Refresh</button>'
         f'<button form="act" formaction="{base}/resync" name="scope" value="course">Resync the whole course</button>'
-        f'<button form="act" formaction="{base}/roster-sync">Update the roster from the LMS</button>'
-        f'<button form="act" formaction="{base}/export.csv">Download as CSV (grades and statuses)</button>'
+        + (
+            f'<button form="act" formaction="{base}/roster-sync">Update the roster from the LMS</button>'
+            if view.course.lti_version == "1.3"
+            else ""
+        )
+        + f'<button form="act" formaction="{base}/export.csv">Download as CSV (grades and statuses)</button>'
         '<a href="#settings">Settings: release policy and deadlines</a>'
-        '<a href="#legend">What the marks mean</a>'
-        "</div></section>"
+        "</div>"
     )
+    return gradebook_table.versioned("section", "glance", ' aria-label="At a glance"', inner)
 
 
-def _column_header(column: ColumnView) -> str:
-    lines: list[str] = []
-    if column.composite:
-        lines.append("homepage link: the average of released grades")
-    else:
-        if column.link_id is None:
-            lines.append("no link in the LMS")
-        lines.append("released" if column.released else "not released")
-        if column.gau is not None:
-            lines.append(f"{'closed' if column.gau_passed else 'open until'} {format_when(column.gau)}")
-    if column.extra_links:
-        lines.append(f"+{column.extra_links} more link{'s' if column.extra_links != 1 else ''} (first shown)")
-    small = "".join(f"<small>{e(line)}</small>" for line in lines)
-    return f'<th scope="col" id="col-{e(column.key)}">{e(column.title)}{small}</th>'
-
-
-NEVER_OPENED = (
-    "In the LMS course's roster but has not opened any Passback link yet. LTI 1.3: their grades (deadline zeros "
-    "included) reach each link's LMS column anyway. LTI 1.1: nothing can be sent until they open each link once."
-)
-NO_GRADE = '<span class="g"><span aria-hidden="true">\u2013</span><span class="vh">no grade</span></span>'
-
-
-def _cell(cell: CellView, base: str) -> str:
-    mark = cell.mark
-    grade = format_grade(cell.grade)
-    shown = f'<span class="g">{e(grade)}</span>' if grade else NO_GRADE
-    note = f' <span class="note">{e(cell.note)}</span>' if cell.note else ""
-    if cell.protocol:  # a course moved from LTI 1.1 to 1.3: which way this cell's grade goes
-        short = "1.3" if "1.3" in cell.protocol else "1.1"
-        note += f' <span class="note" title="sent by {e(cell.protocol)}">{short}</span>'
-    label = e(mark.label)
-    if cell.status == "retrying" and cell.when is not None:
-        label = f"retrying {e(cell.when.astimezone(UTC).strftime('%H:%M'))}"
-    badge_inner = f'<span class="sym" aria-hidden="true">{e(mark.symbol)}</span>{label}'
-    todo = f'<span class="todo">{e(mark.todo)}</span>' if mark.todo else ""
-    if mark.tone is Tone.OK:
-        return (
-            f'<td class="c-{mark.key}">{shown}{note} '
-            f'<span class="mk {mark.tone.value}" title="{e(cell.message)}">{badge_inner}</span></td>'
-        )
-    button = ""
-    if cell.status == "LMS column deleted" and cell.link_id is not None:
-        button = (
-            f'<button form="act" formaction="{base}/recreate-column" name="link" value="{e(cell.link_id)}">'
-            "Recreate column</button>"
-        )
-    elif cell.resyncable and cell.link_id is not None:
-        verb = "Try again" if cell.status in ("LMS error", "retrying", "gave up") else "Resync"
-        button = (
-            f'<button form="act" formaction="{base}/resync" name="cell" '
-            f'value="{e(cell.learner_id)} {e(cell.link_id)}">{verb}</button>'
-        )
-    return (
-        f'<td class="c-{mark.key}">{shown}{note} <details>'
-        f'<summary title="{e(cell.message)}"><span class="mk {mark.tone.value}">{badge_inner}</span>{todo}</summary>'
-        f"<p>{e(cell.message)}</p>{button}</details></td>"
+def _controls(view: GradebookView, selection: Selection) -> str:
+    options = selection.options
+    shows = [(EVERYTHING, "Everything"), (ATTENTION, "Needs attention")] + [
+        (mark.key, f"With a cell: {mark.label}") for mark in MARKS.values()
+    ]
+    show = "".join(
+        f'<option value="{e(k)}"{" selected" if options.show == k else ""}>{e(label)}</option>' for k, label in shows
     )
-
-
-def _footer_cell(column: ColumnView, base: str) -> str:
-    parts: list[str] = []
-    hidden_title = f'<span class="vh"> for {e(column.title)}</span>'
-    if column.activity_id is not None:
-        if column.released_at is not None:
-            parts.append(f"<small>released {e(format_when(column.released_at))}</small>")
-        elif column.released:
-            parts.append("<small>released by the course's policy</small>")
-        else:
-            parts.append(
-                f'<button class="primary" form="act" formaction="{base}/release" name="activity" '
-                f'value="{e(column.activity_id)}">Release Grades{hidden_title}</button>'
-            )
-        parts.append(
-            f'<button form="act" formaction="{base}/resync" name="activity" value="{e(column.activity_id)}">'
-            f"Resync column{hidden_title}</button>"
-        )
-    elif column.link_id is not None:
-        parts.append(
-            f'<button form="act" formaction="{base}/resync" name="link" value="{e(column.link_id)}">'
-            f"Resync column{hidden_title}</button>"
-        )
-    return f"<td>{''.join(parts)}</td>"
-
-
-def _table(view: GradebookView, base: str) -> str:
-    head = '<th scope="col">Learner</th>' + "".join(_column_header(c) for c in view.columns)
-    body: list[str] = []
-    for row in view.rows:
-        email = f"<small>{e(row.email)}</small>" if row.email else ""
-        if row.never_opened:
-            email += f'<small class="never" title="{e(NEVER_OPENED)}">never opened Passback</small>'
-        cells = "".join(_cell(cell, base) for cell in row.cells)
-        body.append(f'<tr><th scope="row" id="r-{e(row.learner_id)}">{e(row.name)}{email}</th>{cells}</tr>')
-    if not body:
-        span = len(view.columns) + 1
-        body.append(
-            f'<tr><td colspan="{span}">No learners yet: a student is enrolled the first time they open any link of '
-            "this course from the LMS.</td></tr>"
-        )
-    foot = '<th scope="row">Actions</th>' + "".join(_footer_cell(c, base) for c in view.columns)
-    caption = (
-        "Grades and their sync status: one row per learner, one column per activity"
-        + (" and the course average sent by the homepage link" if any(c.composite for c in view.columns) else "")
-        + ". Each mark says whether the LMS has the grade; open a mark for the LMS's message and what to do. "
-        "Release Grades and Resync are at the bottom of each column."
+    sorts = [("name", "Name"), ("email", "Email")] + [
+        (f"col-{i}", f"{column.title} grade") for i, column in enumerate(view.columns)
+    ]
+    sort = "".join(
+        f'<option value="{e(k)}"{" selected" if options.sort == k else ""}>{e(label)}</option>' for k, label in sorts
+    )
+    order = "".join(
+        f'<option value="{k}"{" selected" if options.order == k else ""}>{label}</option>'
+        for k, label in (("asc", "Ascending"), ("desc", "Descending"))
+    )
+    per = "".join(f'<option value="{n}"{" selected" if options.per == n else ""}>{n}</option>' for n in PAGE_SIZES)
+    one_click = (
+        '<button form="view" name="show_only" value="all">Show everything</button>'
+        if options.show == ATTENTION
+        else '<button form="view" name="show_only" value="attention">Needs attention only</button>'
+    )
+    shown = (
+        f"Showing {len(selection.rows)} of {selection.matching} matching learners ({selection.total} in the course)."
+        if selection.matching != selection.total or selection.pages > 1
+        else f"Showing all {selection.total} learners."
     )
     return (
-        '<div class="scroll" role="region" aria-labelledby="gb-caption" tabindex="0">'
-        f'<table class="gb"><caption id="gb-caption">{e(caption)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody><tfoot><tr>{foot}</tr></tfoot></table></div>"
+        '<section class="view-controls" aria-label="Find learners">'
+        '<div class="controls">'
+        f'<label>Search name or email<input type="search" name="q" form="view" value="{e(options.q)}"></label>'
+        f'<label>Show<select name="show" form="view">{show}</select></label>'
+        f'<label>Sort by<select name="sort" form="view">{sort}</select></label>'
+        f'<label>Order<select name="order" form="view">{order}</select></label>'
+        f'<label>Per page<select name="per" form="view">{per}</select></label>'
+        '<button form="view">Apply</button>'
+        f"{one_click}</div>"
+        f'<p class="muted" id="shown">{e(shown)}</p></section>'
+    )
+
+
+def _pager(selection: Selection) -> str:
+    if selection.pages <= 1:
+        return ""
+    previous = (
+        f'<button form="view" name="page" value="{selection.page - 1}">Previous page</button>'
+        if selection.page > 1
+        else ""
+    )
+    following = (
+        f'<button form="view" name="page" value="{selection.page + 1}">Next page</button>'
+        if selection.page < selection.pages
+        else ""
+    )
+    return (
+        f'<nav class="pager" aria-label="Pages of learners">{previous}'
+        f"<span>Page {selection.page} of {selection.pages}</span>{following}</nav>"
     )
 
 
 def _legend() -> str:
     items = "".join(
-        f"<dt>{_mark_badge(mark)}</dt><dd>{e(mark.meaning)}"
+        f"<dt>{mark_badge(mark)}</dt><dd>{e(mark.meaning)}"
         + (f" <strong>What to do:</strong> {e(mark.todo)}." if mark.todo else "")
         + "</dd>"
         for mark in MARKS.values()
     )
     return (
-        '<section aria-labelledby="legend"><h2 id="legend">What the marks mean</h2>'
-        f'<dl class="legend">{items}</dl></section>'
+        '<details class="legend-box" id="legend"><summary>What the marks mean</summary>'
+        f'<dl class="legend">{items}</dl></details>'
     )
-
-
-def datetime_local(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M") if moment else ""
 
 
 def _settings(view: GradebookView, base: str, token: str, csrf: str) -> str:
     course = view.course
-    hidden = f'<input type="hidden" name="s" value="{e(token)}"><input type="hidden" name="csrf" value="{e(csrf)}">'
+    zone = view.zone
+    where = f"{zone_name(zone)}, {offset_text(view.now, zone)}"
+    hidden = (
+        f'<input type="hidden" name="s" value="{e(token)}"><input type="hidden" name="csrf" value="{e(csrf)}">'
+        f'<input type="hidden" name="tz" value="{e(zone_name(zone))}">'
+    )
     radios = []
     for policy in ReleasePolicy:
         checked = " checked" if course.release_policy is policy else ""
@@ -378,39 +315,62 @@ def _settings(view: GradebookView, base: str, token: str, csrf: str) -> str:
         f'<form method="post" action="{base}/settings/policy">{hidden}'
         "<fieldset><legend>Release policy: when grades leave for the LMS</legend>"
         f"{''.join(radios)}"
-        '<label for="release-date">Release date for "at a date" (UTC)</label>'
+        f'<label for="release-date">Release date for "at a date" ({e(where)})</label>'
         f'<input type="datetime-local" id="release-date" name="release_date" '
-        f'value="{e(datetime_local(course.release_date))}">'
+        f'value="{e(datetime_local(course.release_date, zone))}">'
         '</fieldset><button type="submit">Save release policy</button></form>'
     )
     rows: list[str] = []
+    extend_forms: list[str] = []
     for activity in sorted(course.activities.values(), key=lambda a: a.idx):
         title = activity.title or activity.activity_id
         field_id = f"gau-{activity.idx}"
         passed = activity.gau is not None and (activity.gau <= view.now or activity.gau_applied_at is not None)
         if passed:
-            state = "passed: zeros were given, so it cannot be moved"
+            state = "passed: zeros were given, so it cannot be moved; it can be extended for the whole class"
         elif activity.gau is not None:
-            state = "open"
+            state = f"open until {format_when(activity.gau, zone)}"
         else:
             state = "no deadline: no zeros, ever"
         disabled = " disabled" if passed else ""
+        extend = ""
+        if passed:
+            # Its own form (forms cannot nest): the explicit action that may change grades in the LMS.
+            form_id = f"extend-{activity.idx}"
+            extend_forms.append(
+                f'<form id="{form_id}" method="post" action="{base}/settings/extend">{hidden}'
+                f'<input type="hidden" name="activity" value="{e(activity.activity_id)}"></form>'
+            )
+            extend = (
+                f'<br><label for="{form_id}-until">Extend to</label> '
+                f'<input type="datetime-local" id="{form_id}-until" name="until" form="{form_id}" required> '
+                f'<button form="{form_id}">Extend deadline<span class="vh"> for {e(title)}</span></button>'
+            )
         rows.append(
             f'<tr><th scope="row"><label for="{field_id}">{e(title)}</label></th>'
             f'<td><input type="datetime-local" id="{field_id}" name="{field_id}" '
-            f'value="{e(datetime_local(activity.gau))}"{disabled}></td><td>{e(state)}</td></tr>'
+            f'value="{e(datetime_local(activity.gau, zone))}"{disabled}></td><td>{e(state)}{extend}</td></tr>'
         )
     gau_form = (
-        f'<form method="post" action="{base}/settings/gau">{hidden}'
-        "<table><caption>Grades accepted until (GAU), in UTC. When a deadline passes, every learner without a "
-        "registered grade gets 0. Leave a field empty for no deadline.</caption>"
-        '<thead><tr><th scope="col">Activity</th><th scope="col">Deadline (UTC)</th><th scope="col">State</th>'
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        '<button type="submit">Save deadlines</button></form>'
+        f'<form method="post" action="{base}/settings/gau">{hidden}<div class="wide">'
+        f"<table><caption>Grades accepted until (GAU), in {e(where)}. When a deadline passes, every learner "
+        "without a registered grade gets 0. Leave a field empty for no deadline. A deadline in the past asks "
+        "before it sends any zero.</caption>"
+        f'<thead><tr><th scope="col">Activity</th><th scope="col">Deadline ({e(where)})</th>'
+        '<th scope="col">State</th>'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        '<button type="submit">Save deadlines</button></form>' + "".join(extend_forms)
         if rows
         else "<p>No activities yet: an activity appears once its link is opened from the LMS.</p>"
     )
+    zone_form = (
+        f'<form method="post" action="{base}"><input type="hidden" name="s" value="{e(token)}">'
+        f'<label for="tz-choice">Time zone for this page (an IANA name such as America/Chicago)</label> '
+        f'<input id="tz-choice" name="tz" value="{e(zone_name(zone))}" autocomplete="off" size="24">'
+        ' <button type="submit">Show times in this zone</button></form>'
+    )
     return (
         '<section class="settings" aria-labelledby="settings"><h2 id="settings">Settings</h2>'
+        f"<p>Times on this page are in {e(where)}; the LMS and Passback store them in UTC.</p>{zone_form}"
         f"{policy_form}<h3>Deadlines</h3>{gau_form}</section>"
     )
