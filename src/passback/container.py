@@ -206,7 +206,7 @@ def sync() -> SyncService:
 def grades() -> CourseGrades:
     from passback.services.grades import CourseGrades
 
-    return CourseGrades(progress(), enrollments(), catalog())
+    return CourseGrades(progress(), enrollments(), catalog(), courses())
 
 
 @cache
@@ -457,4 +457,4 @@ def message_intake() -> MessageIntake:
     from passback.services.product_api import MessageIntake
 
     skew = timedelta(seconds=get_settings().score_clock_skew_seconds)
-    return MessageIntake(products(), message_statuses(), RateWindows(), queues(), clock_skew=skew)
+    return MessageIntake(products(), message_statuses(), RateWindows(), queues(), catalog(), clock_skew=skew)
