@@ -431,3 +431,26 @@ def test_a_gradebook_ticket_works_once(stack: Any, demo: dict[str, Any]) -> None
     chemistry = forge_session(course_of(demo["chem-110"].gradebook_url))
     foreign = session.ticket(keys, chemistry, now=utcnow())
     assert requests.get(url.split("?", 1)[0], params={"t": foreign}, timeout=30).status_code == 403
+
+
+def test_a_time_zone_the_launch_carries_is_the_pages_until_the_page_asks_for_another(stack: Any, lms: Any) -> None:
+    stack.register_lti13(lms)
+    lms.add_course("tz-course", "Evening class")
+    lms.add_user("teacher", name="T", email="t@example.edu", roles=["instructor"])
+    lms.enroll("tz-course", "teacher", "instructor")
+    lms.add_link("tz-course", "quiz", title="Quiz", custom={"activity_id": "tz-quiz", "tz": "America/Chicago"})
+    url = stack.launch13(lms, "teacher", "tz-course", "quiz").headers["Location"]
+    browser = requests.Session()
+    page = browser.get(url, timeout=30)
+    assert (
+        "times in America/Chicago (UTC\u221206:00)" in page.text
+        or "times in America/Chicago (UTC\u221205:00)" in page.text
+    )
+    assert 'data-tz-auto="1"' in page.text  # nobody chose it: the browser's zone may still win
+    fields = hidden_fields(page.text)
+    chosen = browser.post(url.split("?", 1)[0], data={"s": fields["s"], "tz": "Europe/Paris"}, timeout=30)
+    assert "times in Europe/Paris (UTC+0" in chosen.text
+    assert 'data-tz-auto="0"' in chosen.text
+    bogus = browser.post(url.split("?", 1)[0], data={"s": fields["s"], "tz": "../../etc/passwd"}, timeout=30)
+    assert bogus.status_code == 200
+    assert "times in America/Chicago" in bogus.text  # an unknown name is ignored

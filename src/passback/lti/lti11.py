@@ -19,7 +19,7 @@ from passback.data.launch_state import NonceStore
 from passback.data.platforms import ConsumerRepository
 from passback.ids import platform_key_lti11
 from passback.lti.errors import RELAUNCH, LaunchRefused, check_activity_id, fits, usable_email, usable_name
-from passback.services.launch import LaunchFacts, origin_of
+from passback.services.launch import LaunchFacts, origin_of, time_zone_of
 from passback.web.http import HttpRequest
 
 TIMESTAMP_WINDOW = timedelta(minutes=5)
@@ -174,6 +174,7 @@ def facts_from_form(form: dict[str, str], http: HttpRequest) -> LaunchFacts:
         name=usable_name(form.get("lis_person_name_full")),
         email=usable_email(form.get("lis_person_contact_email_primary")),
         activity_id=activity,
+        time_zone=time_zone_of({k.removeprefix("custom_"): v for k, v in form.items() if k.startswith("custom_")}),
         outcome_service_url=form.get("lis_outcome_service_url") or None,
         sourcedid=form.get("lis_result_sourcedid") or None,
         lms_origin=origin_of(http.header("origin")) or origin_of(form.get("launch_presentation_return_url")),

@@ -58,7 +58,7 @@ from passback.lti.errors import (
 from passback.lti.key_sets import PlatformKeySets
 from passback.lti.lti1p1 import LegacyClaims
 from passback.lti.tool_config import DynamoToolConf
-from passback.services.launch import LaunchFacts, origin_of
+from passback.services.launch import LaunchFacts, origin_of, time_zone_of
 from passback.web.http import HttpRequest, WebResponse
 
 STATE_TTL = timedelta(minutes=10)
@@ -608,6 +608,7 @@ def facts_from_claims(body: Any, client_id: str, http: HttpRequest) -> LaunchFac
         client_id=client_id,
         deployment_id=str(body[CLAIM + "deployment_id"]),
         activity_id=activity_of(custom, target),
+        time_zone=time_zone_of(custom),
         line_item_url=_text(ags.get("lineitem")),
         line_items_url=_text(ags.get("lineitems")),
         ags_scopes=tuple(str(s) for s in ags.get("scope") or ()),

@@ -2,8 +2,12 @@
 post the client registration. Every refusal names its check, what failed and what to do.
 
 The checks (1EdTech LTI Dynamic Registration 1.0, and the issue's stricter reading):
-- the `openid_configuration` URL is http(s) and the document is a JSON object under 256 KiB,
-  fetched with a timeout and no redirects (a redirect could carry the registration token elsewhere);
+- the `openid_configuration` URL and the registration endpoint are https (plain http only on the
+  loopback host, for local runs), so a pasted URL cannot make Passback read plain-http services
+  inside its network (an instance metadata service, say) and echo their answers into the page;
+- the document is a JSON object under 256 KiB, fetched with no redirects (a redirect could carry
+  the registration token elsewhere) and within a deadline for the whole answer, not only per read
+  (a platform trickling bytes cannot hold a Lambda copy for its whole timeout);
 - its `issuer` has the same origin (scheme, host, port) as the `openid_configuration` URL, so a
   page cannot hand Passback someone else's configuration;
 - its `registration_endpoint` is on the issuer's host, so the registration token and Passback's
@@ -13,12 +17,16 @@ The checks (1EdTech LTI Dynamic Registration 1.0, and the issue's stricter readi
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from passback.lti.descriptions import PLATFORM_CONFIGURATION_CLAIM, TOOL_CONFIGURATION_CLAIM
 
@@ -62,11 +70,45 @@ class ClientRegistration:
 
 
 def origin(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """scheme://host:port, or None for a URL Passback will not use. A URL with userinfo or a backslash is
+    refused, and so is one whose host Python's parser and the HTTP client's parser read differently:
+    `https://attacker.example\\@lms.example.edu/` is lms.example.edu to `urlsplit` but requests connects to
+    attacker.example, which would let anyone register under another LMS's issuer."""
+    try:
+        parts = urlsplit(url)
+        connects_to = parse_url(url).host
+        port = parts.port
+    except (ValueError, LocationParseError):
         return None
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in url or "@" in parts.netloc:
+        return None
+    if (connects_to or "").lower().strip("[]") != parts.hostname.lower():
+        return None
+    port = port or (443 if parts.scheme == "https" else 80)
     return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secure(url: str) -> bool:
+    """https, or plain http to the loopback host (`passback serve` and the LMS emulator)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+
+
+HTTPS_ADVICE = (
+    "The LMS must be served over https (plain http is accepted only on this machine's loopback address). The LMS "
+    "administrator should check the LMS's site URL, then start the registration again."
+)
 
 
 def _shown(value: Any) -> str:
@@ -86,6 +128,10 @@ class RegistrationClient:
                 f"the LMS sent no usable openid_configuration URL ({_shown(url)}).",
                 "Open the registration from the LMS's own screen (Canvas: LTI Registration by URL; Moodle: Manage "
                 "tools > Tool URL), not by pasting the URL into a browser.",
+            )
+        if not secure(url):
+            raise RegistrationRefused(
+                "openid_configuration", f"the openid_configuration URL {_shown(url)} is not https.", HTTPS_ADVICE
             )
         headers = {"Accept": "application/json"}
         if registration_token:
@@ -130,7 +176,7 @@ class RegistrationClient:
                 allow_redirects=False,
                 stream=True,
             )
-            raw = response.raw.read(MAX_BYTES + 1, decode_content=True)
+            raw = self._body(response)
         except requests.RequestException as error:
             raise RegistrationRefused(
                 check,
@@ -138,6 +184,13 @@ class RegistrationClient:
                 "Check that the LMS is reachable from Passback, then start the registration again.",
                 status=502,
             ) from error
+        if raw is None:
+            raise RegistrationRefused(
+                check,
+                f"{what} ({_shown(url)}) took over {self._timeout:g} s to answer.",
+                "Check that the LMS is reachable from Passback, then start the registration again.",
+                status=502,
+            )
         if len(raw) > MAX_BYTES:
             raise RegistrationRefused(check, f"{what} is over {MAX_BYTES // 1024} KiB.", RESTART, status=502)
         if response.status_code >= 300:
@@ -158,6 +211,26 @@ class RegistrationClient:
         if not isinstance(document, dict):
             raise RegistrationRefused(check, f"{what} is not a JSON object.", RESTART, status=502)
         return document
+
+    def _body(self, response: requests.Response) -> bytes | None:
+        """At most MAX_BYTES + 1 bytes of the answer, or None past the deadline: `timeout` bounds each read
+        only, so a platform sending a byte a second would otherwise hold this copy for minutes."""
+        deadline = time.monotonic() + self._timeout
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while size <= MAX_BYTES:
+                if time.monotonic() > deadline:
+                    return None
+                # read1: what has arrived (one socket read), so the deadline is checked between arrivals.
+                chunk = response.raw.read1(min(16 * 1024, MAX_BYTES + 1 - size), decode_content=True)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            response.close()
+        return b"".join(chunks)
 
 
 def parse_configuration(document: dict[str, Any], url: str) -> PlatformConfiguration:
@@ -183,6 +256,14 @@ def parse_configuration(document: dict[str, Any], url: str) -> PlatformConfigura
                 "openid_configuration", f"the LMS's OpenID configuration has no usable {name}.", RESTART
             )
         endpoints[name] = value
+    if not secure(endpoints["registration_endpoint"]):
+        raise RegistrationRefused(
+            "registration endpoint",
+            f"the registration endpoint {_shown(endpoints['registration_endpoint'])} is not https: the registration "
+            "token would cross the network in clear.",
+            HTTPS_ADVICE,
+            status=403,
+        )
     issuer_host = urlsplit(issuer).hostname
     if urlsplit(endpoints["registration_endpoint"]).hostname != issuer_host:
         raise RegistrationRefused(

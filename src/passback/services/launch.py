@@ -7,6 +7,7 @@ launch made sendable (a new target, a new link, a newly assigned activity).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -71,6 +72,9 @@ class LaunchFacts:
     sourcedid: str | None = None
     lms_origin: str | None = None
     return_url: str | None = None
+    # The user's time zone when the LMS sends one (a custom parameter: `tz`, `timezone` or `time_zone`,
+    # e.g. Canvas's $Person.timeZone): the gradebook's default before the browser's (docs/gradebook.md).
+    time_zone: str | None = None
     # LTI 1.3 NRPS claim: where the course's roster is read (services/roster.py).
     memberships_url: str | None = None
     # The tool's own base URL for this request (links in mail sent because of the launch).
@@ -96,6 +100,15 @@ class LaunchOutcome:
     @property
     def is_instructor(self) -> bool:
         return self.role == "instructor"
+
+
+def time_zone_of(custom: Mapping[str, object]) -> str | None:
+    """An IANA time zone name from a launch's custom parameters, if one looks like it (checked again on use)."""
+    for key in ("tz", "timezone", "time_zone"):
+        value = str(custom.get(key) or "").strip()
+        if value and len(value) <= 64 and not value.startswith("$") and all(c.isalnum() or c in "/_+-" for c in value):
+            return value
+    return None
 
 
 def origin_of(url: str | None) -> str | None:

@@ -77,6 +77,7 @@ def after_launch(outcome: LaunchOutcome, facts: LaunchFacts, http: HttpRequest, 
             role=outcome.role,
             platform_id=outcome.course.platform_id,
             lms_origin=outcome.course.lms_origin or facts.lms_origin,
+            time_zone=facts.time_zone,
             now=now,
         )
         # The URL carries a one-time ticket, never the session (web/session.py): the page's first
