@@ -17,7 +17,7 @@ def test_the_published_openapi_document_matches_the_code() -> None:
 def test_the_openapi_document_names_every_route_answer_and_the_token_flow() -> None:
     found = document()
     post = found["paths"]["/api/v1/messages"]["post"]
-    assert set(post["responses"]) == {"202", "400", "401", "403", "413", "429", "503"}
+    assert set(post["responses"]) == {"202", "400", "401", "403", "413", "415", "429", "503"}
     assert post["security"] == [{"productToken": ["scores:write"]}]
     assert "422" not in json.dumps(found["paths"])
     get = found["paths"]["/api/v1/messages/{message_id}"]["get"]

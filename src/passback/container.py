@@ -457,4 +457,4 @@ def message_intake() -> MessageIntake:
     from passback.services.product_api import MessageIntake
 
     skew = timedelta(seconds=get_settings().score_clock_skew_seconds)
-    return MessageIntake(products(), message_statuses(), RateWindows(), queues(), clock_skew=skew)
+    return MessageIntake(products(), message_statuses(), RateWindows(), queues(), catalog(), clock_skew=skew)

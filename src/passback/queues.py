@@ -38,11 +38,16 @@ class Queues:
             attributes[PRODUCT_ATTRIBUTE] = {"DataType": "String", "StringValue": product_id}
         aws.sqs().send_message(QueueUrl=self.score_dlq_url, MessageBody=body, MessageAttributes=attributes)
 
-    def publish_for_product(self, bodies: list[str], product_id: str) -> None:
-        """One API request's messages (at most ten), tagged with the product that posted them."""
+    def publish_for_product(self, bodies: list[str], product_id: str) -> set[int]:
+        """One API request's messages (at most ten), tagged with the product that posted them.
+
+        Returns the positions the queue refused (SendMessageBatch can take some entries and refuse
+        others): the caller must not treat the ones it took as unsent. Raises if the call itself fails.
+        """
         tag = {PRODUCT_ATTRIBUTE: {"DataType": "String", "StringValue": product_id}}
         entries = [{"Id": str(i), "MessageBody": body, "MessageAttributes": tag} for i, body in enumerate(bodies)]
-        self._flush(entries)
+        result = aws.sqs().send_message_batch(QueueUrl=self.score_queue_url, Entries=entries)  # type: ignore[arg-type]
+        return {int(f["Id"]) for f in result.get("Failed", [])}
 
     def publish(self, bodies: Iterable[str]) -> int:
         """Send product messages in batches of ten (the CLI's `scores send`)."""

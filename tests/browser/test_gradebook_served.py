@@ -77,7 +77,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 def test_passback_demo_prints_the_tour_quietly(demo: Demo) -> None:
     out = demo.banner
     assert '"level"' not in out  # quiet unless --verbose: the banner is what a newcomer reads
-    assert len(re.findall(r"http://127\.0\.0\.1:\d+/gradebook/\w+\?t=[\w.-]+", out)) == 2
+    assert len(re.findall(r"http://127\.0\.0\.1:\d+/gradebook/\w+\?t=[\w.-]+", out)) == 3
     assert "Biology 101 (LTI 1.1):" in out
     assert "Chemistry 110 (LTI 1.3):" in out
     # The summary table of what the emulated LMS received.
@@ -85,6 +85,7 @@ def test_passback_demo_prints_the_tour_quietly(demo: Demo) -> None:
     assert re.search(r"Edsger Dijkstra\s+89\s+-\s+-\s+100", out)  # never opened Quiz 1's link
     assert re.search(r"Dmitri Mendeleev\s+88\s+88\s+-", out)  # LTI 1.3 reaches him anyway
     assert re.search(r"Linus Pauling\s+-\s+-\s+-", out)  # dropped
+    assert "Physics 120 (LTI 1.3):" in out  # set up by deep linking
 
 
 def eventually(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:

@@ -97,3 +97,19 @@ def test_scores_send_refuses_an_unknown_learner_id_and_warns_of_an_unpublished_a
     status, out, err = run(capsys, "scores", "send", str(messages))
     assert status == 0
     assert "warning" not in err
+
+
+def test_products_assign_gives_an_unowned_activity_to_a_product_and_never_takes_one(
+    aws: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    made = []
+    for name in ("quiz-app", "other-app"):
+        status, out, _ = run(capsys, "products", "add", name, "--key-out", str(tmp_path / f"{name}.pem"))
+        made.append(json.loads(out)["product_id"])
+    status, out, _ = run(capsys, "products", "assign", made[0], "quiz-1", "quiz-2")
+    assert status == 0
+    assert "quiz-2 belongs to" in out
+    assert container.products().activity_owner("quiz-1") == made[0]
+    assert_refused(run(capsys, "products", "assign", made[1], "quiz-1"), 2, f"belongs to {made[0]}")
+    assert container.products().activity_owner("quiz-1") == made[0]
+    assert_refused(run(capsys, "products", "assign", "nobody-000000", "quiz-3"), 2, "no product")

@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 from functools import cache
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Form, Path
 
 from passback import container
@@ -54,7 +58,7 @@ def refusal(error: ApiRefused) -> Response[str]:
 def api() -> APIGatewayHttpResolver:
     # Annotations are strings (postponed): powertools resolves them in this module's globals, so the
     # parameter markers (Form, Path) and models are imported at module level.
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=_loads)
 
     def caller(scope: str) -> Caller:
         authorizer = app.current_event.raw_event.get("requestContext", {}).get("authorizer", {})
@@ -70,18 +74,19 @@ def api() -> APIGatewayHttpResolver:
         body = app.current_event.decoded_body or ""
         if len(body.encode("utf-8")) > MAX_BODY_BYTES:
             raise ApiRefused(413, "too_large", f"a request body may hold at most {MAX_BODY_BYTES} bytes: split it")
-        try:
-            parsed = json.loads(body)
-        except (json.JSONDecodeError, RecursionError):
-            return found
-        messages = parsed.get("messages") if isinstance(parsed, dict) else None
-        if isinstance(messages, list) and len(messages) > MAX_MESSAGES:
+        messages = _messages_of(body)
+        if len(messages) > MAX_MESSAGES:
             raise ApiRefused(413, "too_large", f"at most {MAX_MESSAGES} messages per request: split the batch")
         return found
 
     @app.exception_handler(ApiRefused)  # type: ignore[untyped-decorator]
     def refused(error: ApiRefused) -> Response[str]:
         return refusal(error)
+
+    @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+    def unsupported(_: RequestUnsupportedContentType) -> Response[str]:
+        expected = "application/x-www-form-urlencoded" if app.current_event.path.endswith("/token") else JSON
+        return refusal(ApiRefused(415, "unsupported_media_type", f"send the body as Content-Type: {expected}"))
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def invalid(error: RequestValidationError) -> Response[str]:
@@ -144,6 +149,7 @@ def api() -> APIGatewayHttpResolver:
             },
             **_REFUSALS,
             413: {"description": "more than 10 messages or 256 KiB", "content": {JSON: {"model": ApiError}}},
+            415: {"description": "the body is not sent as application/json", "content": {JSON: {"model": ApiError}}},
             429: {
                 "description": "over the product's rate limit: retry after Retry-After seconds",
                 "content": {JSON: {"model": ApiError}},
@@ -175,8 +181,11 @@ def api() -> APIGatewayHttpResolver:
         security=[{"productToken": [SCOPE_READ]}],
         tags=["messages"],
     )
-    def get_message(message_id: Annotated[str, Path(min_length=1, max_length=256)]) -> Response[MessageStatusBody]:
-        found = container.message_intake().status(caller(SCOPE_READ), message_id)
+    def get_message(
+        message_id: Annotated[str, Path(min_length=1, max_length=768, description="the message id, percent-encoded")],
+    ) -> Response[MessageStatusBody]:
+        # The gateway hands the path segment over still percent-encoded; an id may hold '?', '/' or '%'.
+        found = container.message_intake().status(caller(SCOPE_READ), unquote(message_id))
         if found is None:
             raise ApiRefused(404, "not_found", "this product posted no message with this id (in the last 14 days)")
         body = MessageStatusBody(
@@ -192,10 +201,25 @@ def api() -> APIGatewayHttpResolver:
     return app
 
 
+def _loads(body: str) -> Any:
+    """json.loads whose every failure is a JSONDecodeError, which powertools answers as a 400.
+
+    A body nesting too deeply (RecursionError) or holding a number of thousands of digits (ValueError)
+    otherwise escaped powertools' handling as a 500.
+    """
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as error:
+        reason = "it nests too deeply" if isinstance(error, RecursionError) else "a number in it is too long"
+        raise json.JSONDecodeError(f"not a message: {reason}", body, 0) from None
+
+
 def _messages_of(body: str) -> list[Any]:
     try:
-        parsed = json.loads(body)
-    except (json.JSONDecodeError, RecursionError):
+        parsed = _loads(body)
+    except json.JSONDecodeError:
         return []
     messages = parsed.get("messages") if isinstance(parsed, dict) else None
     return messages if isinstance(messages, list) else []

@@ -1,4 +1,4 @@
-"""`passback demo`: the one-minute tour. The local stack, an emulated LMS, two courses, a stream of scores.
+"""`passback demo`: the one-minute tour. The local stack, an emulated LMS, three courses, a stream of scores.
 
 It starts `passback serve`'s stack in this process and an LMS emulator beside it (registered as an
 LTI 1.3 platform and as an LTI 1.1 consumer), then plays a course's first weeks:
@@ -47,6 +47,8 @@ ACTIVITIES = (
     ("bio-reading-evolution", "Reading: Evolution", 1),
     ("chem-lab-1", "Lab report 1", 1),
     ("chem-quiz-stoich", "Quiz: Stoichiometry", 2),
+    ("phys-quiz-motion", "Quiz: Motion", 2),
+    ("phys-lab-pendulum", "Lab: Pendulum", 1),
 )
 
 
@@ -117,6 +119,14 @@ CHEMISTRY = DemoCourse(
         "chem-lab": ("Lab report 1", "chem-lab-1"),
         "chem-quiz": ("Quiz: Stoichiometry", "chem-quiz-stoich"),
     },
+)
+# Set up by deep linking: its links come from the instructor's picks in Passback's picker.
+PHYSICS = DemoCourse(
+    "phys-120",
+    "Physics 120",
+    "1.3",
+    [Person("lise", "Lise Meitner"), Person("richard", "Richard Feynman"), Person("niels", "Niels Bohr")],
+    {},
 )
 LMS_ERROR_BODY = "Grades for this assignment are locked: the LMS gradebook column is closed for editing"
 
@@ -322,6 +332,7 @@ def populate(world: DemoWorld, now: datetime) -> list[DemoCourse]:
         ],
         now,
     )
+    _physics_by_deep_linking(world, now)
     # Fresh instructor launches, after everything. A launch's gradebook URL carries a one-time ticket
     # good for minutes (web/session.py); the banner's is the same ticket, good once within two hours.
     from passback.web.session import TICKET_PARAMETER, reticket
@@ -333,6 +344,49 @@ def populate(world: DemoWorld, now: datetime) -> list[DemoCourse]:
         longer = reticket(container.tool_keys(), ticket, now=now, lifetime=timedelta(hours=2))
         course.gradebook_url = f"{page}?{TICKET_PARAMETER}={longer}"
     return world.courses
+
+
+def _physics_by_deep_linking(world: DemoWorld, now: datetime) -> None:
+    """Physics: the instructor adds Passback through deep linking (two activities and the homepage, picked in
+    Passback's picker; the LMS makes each activity's column). Niels never opens Passback: the course roster
+    (NRPS) lists him, and his deadline zero reaches the LMS all the same (LTI 1.3)."""
+    import requests
+
+    from passback import container
+
+    physics = replace(PHYSICS, people=list(PHYSICS.people), links={})
+    world.courses.append(physics)
+    lms = world.lms
+    lms.add_course(physics.context_id, physics.title)
+    lms.enroll(physics.context_id, INSTRUCTOR.user_id, "instructor")
+    for person in physics.people:
+        lms.add_user(person.user_id, name=person.name, email=person.email)
+        lms.enroll(physics.context_id, person.user_id, "student")
+    picked = ["phys-quiz-motion", "phys-lab-pendulum"]
+    done = lms.deep_link(requests.Session(), CLIENT_ID, INSTRUCTOR.user_id, physics.context_id, picked, homepage=True)
+    if done.status_code != 200:
+        raise RuntimeError(f"the demo's deep linking was refused: {done.text[:300]}")
+    for made in lms.links(physics.context_id):
+        physics.links[made["resource_link_id"]] = (made["title"], made["custom"].get("activity_id"))
+    _instructor_launches(world, physics)  # the first one also reads the roster: Niels is enrolled
+    lise, richard = physics.people[0], physics.people[1]
+    for person in (lise, richard):
+        for resource_link_id in physics.links:
+            _launch(world, physics, person, resource_link_id)
+    world.drain()
+    _scores(
+        world,
+        physics,
+        [
+            ("lise", "phys-quiz-motion", 4, 94.0),
+            ("richard", "phys-quiz-motion", 4, 87.0),
+            ("lise", "phys-lab-pendulum", 1, 90.0),
+        ],
+        now - timedelta(minutes=10),  # done before the lab's deadline, which passed a minute ago
+    )
+    # The lab's deadline has passed: whoever has no lab grade gets a zero, Niels included.
+    container.course_settings().set_gau(physics.course_id, "phys-lab-pendulum", now - timedelta(minutes=1), now)
+    world.drain()
 
 
 def lms_summary(world: DemoWorld) -> str:
@@ -381,7 +435,7 @@ def wait_for_queues(queue_urls: Iterable[str], timeout: float = 120.0) -> None:
 
 def register_verb(verbs: Any) -> None:
     demo = verbs.add_parser(
-        "demo", help="the one-minute tour: the local stack, an emulated LMS, two courses and a stream of scores"
+        "demo", help="the one-minute tour: the local stack, an emulated LMS, three courses and a stream of scores"
     )
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
     demo.add_argument(
@@ -433,7 +487,7 @@ def run(args: argparse.Namespace) -> int:
         lms.start()
         queues = [url for name, url in info.queues.items() if "DeadLetter" not in name]
         world = DemoWorld(lms=lms, base_url=info.base_url, drain=lambda: wait_for_queues(queues))
-        print("Playing the demo: two courses, ten learners, a stream of scores...", flush=True)
+        print("Playing the demo: three courses, 13 learners, a stream of scores...", flush=True)
         from passback.observability import logger
 
         level = logger.log_level
@@ -474,6 +528,8 @@ def banner(world: DemoWorld, courses: list[DemoCourse], base_url: str, seconds: 
         "Biology 101: Quiz 1 has a grade the LMS refused (LMS error: click Try again) and a learner who never opened",
         "its link (no target); Quiz 2 is not released (click Release Grades at the bottom of its column).",
         "Chemistry 110: Dmitri only opened the home page, yet his grades arrived (LTI 1.3); Linus dropped the course.",
+        "Physics 120: set up by deep linking (each activity brought its own LMS column); Niels never opened",
+        "Passback, yet the roster lists him and his lab deadline zero reached the LMS.",
         "",
         lms_summary(world),
         f"Other passback verbs act on this stack with `passback --state-file {DEMO_STATE_FILE} VERB` "

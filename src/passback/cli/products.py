@@ -1,4 +1,4 @@
-"""`passback products add|list|rotate|remove`: products as principals of the score API (issue 21)."""
+"""`passback products add|list|rotate|assign|remove`: products as principals of the score API (issue 21)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ def register(verbs: Any) -> None:
     rotate.add_argument("--retire", metavar="KID", default=None, help="revoke this key id now (tokens stop at once)")
     _key_options(rotate)
     rotate.set_defaults(run=products_rotate)
+    assign = products.add_parser(
+        "assign", help="give activities that have no owner (e.g. published through the score queue) to a product"
+    )
+    assign.add_argument("product_id", help="the product id, as `passback products list` shows")
+    assign.add_argument("activity_id", nargs="+", help="the activity ids")
+    assign.set_defaults(run=products_assign)
     remove = products.add_parser("remove", help="remove a product and revoke every credential of it at once")
     remove.add_argument("product_id", help="the product id, as `passback products list` shows")
     remove.set_defaults(run=products_remove)
@@ -148,6 +154,21 @@ def products_rotate(args: argparse.Namespace) -> int:
         f"switch the product to the new key, then: passback products rotate {args.product_id} --retire=OLD_KID"
     )
     print(json.dumps(shown, indent=2))
+    return 0
+
+
+def products_assign(args: argparse.Namespace) -> int:
+    from passback import container
+    from passback.services.products import ProductError
+
+    use_target(args)
+    admin = container.product_admin()
+    for activity_id in args.activity_id:
+        try:
+            admin.assign(args.product_id, activity_id, utcnow())
+        except ProductError as error:
+            raise CliError(str(error)) from None
+        print(f"{activity_id} belongs to {args.product_id}")
     return 0
 
 

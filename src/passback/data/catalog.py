@@ -22,6 +22,15 @@ class ActivityRepository:
         self._cache: dict[str, tuple[float, Activity | None]] = {}
         self._lock = threading.Lock()
 
+    def exists(self, activity_id: str) -> bool:
+        """Whether the catalog has the activity, read now (not from the cache): a GetItem."""
+        pk, sk = Activity.keys_for(activity_id=activity_id)
+        try:
+            Activity.get(pk, sk)
+        except Activity.DoesNotExist:
+            return False
+        return True
+
     def get(self, activity_id: str) -> Activity | None:
         with self._lock:
             hit = self._cache.get(activity_id)

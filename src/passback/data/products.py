@@ -218,8 +218,11 @@ class MessageStatuses:
     def __init__(self) -> None:
         ensure_bound()
 
-    def accept(self, product_id: str, message_id: str, now: datetime) -> None:
-        """Recorded before the message is queued, so the score function always finds it."""
+    def accept(self, product_id: str, message_id: str, now: datetime) -> bool:
+        """Recorded before the message is queued, so the score function always finds it.
+
+        False: a status exists already (a repost), and is kept as it is: its copy may be in the queue.
+        """
         item = MessageStatus(
             product_id=product_id,
             message_id=message_id,
@@ -229,11 +232,13 @@ class MessageStatuses:
             expires=now + STATUS_LIFETIME,
         )
         try:
-            # A repost of a message already applied keeps its status (the apply is idempotent too).
-            item.save(condition=MessageStatus.pk.does_not_exist() | (MessageStatus.status == "accepted"))
+            # A repost keeps the status it has (the apply is idempotent too).
+            item.save(condition=MessageStatus.pk.does_not_exist())
         except PutError as error:
             if not is_conditional_failure(error):
                 raise
+            return False
+        return True
 
     def settle(
         self,

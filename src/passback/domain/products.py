@@ -45,11 +45,22 @@ class LearnerFacts:
     email_known: bool = False
 
 
-def activity_problem(activity_id: str, owner: str | None, product_id: str, *, publishing: bool) -> str | None:
-    """Why this product may not use this activity, or None."""
+def activity_problem(
+    activity_id: str, owner: str | None, product_id: str, *, publishing: bool, in_catalog: bool = False
+) -> str | None:
+    """Why this product may not use this activity, or None.
+
+    `in_catalog`: an activity without an owner is already in the catalog (published through the
+    score queue by a same-account product): it is not the first API publisher's to take.
+    """
     if owner == product_id:
         return None
     if owner is None:
+        if in_catalog:
+            return (
+                f"activity {activity_id!r} was published through the score queue, not by this product: "
+                f"an operator can give it to this product (passback products assign PRODUCT_ID {activity_id})"
+            )
         if publishing:
             return None  # the first product to publish an activity owns it
         return (
@@ -129,5 +140,8 @@ def explain(errors: Sequence[Mapping[str, Any]], bodies: Sequence[Any]) -> list[
         kind = str(error.get("type", ""))
         words = _PLAIN.get(kind) or str(error.get("msg", "is not valid")).removeprefix("Value error, ")
         field = _path(loc) or ("messages" if index < 0 else "message")
+        if kind == "json_invalid":  # the location is a character position, not a field
+            field, why = "body", (error.get("ctx") or {}).get("error")
+            words += f" ({why})" if why else ""
         found.append(Problem(index, message_id if isinstance(message_id, str) else None, field, words))
     return found

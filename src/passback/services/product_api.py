@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from passback.data.catalog import ActivityRepository
 from passback.data.launch_state import NonceStore
 from passback.data.products import MessageStatuses, ProductRecord, ProductRepository, RateWindows, StatusRecord
 from passback.domain.clocks import DEFAULT_SKEW, future_report_refusal
@@ -166,6 +167,7 @@ class MessageIntake:
         statuses: MessageStatuses,
         rates: RateWindows,
         queues: Queues,
+        catalog: ActivityRepository,
         clock_skew: timedelta = DEFAULT_SKEW,
     ) -> None:
         self.clock_skew = clock_skew
@@ -173,6 +175,7 @@ class MessageIntake:
         self.statuses = statuses
         self.rates = rates
         self.queues = queues
+        self.catalog = catalog
         self._owners: dict[str, str] = {}  # activity -> owner: ownership never moves, so it is cached
 
     def caller(self, claims: Mapping[str, Any]) -> Caller:
@@ -219,24 +222,37 @@ class MessageIntake:
                 self._owners[message.activity_id] = owner
         ids = [m.message_id for m in messages]
         failures: list[Exception] = []
+        created: set[str] = set()  # statuses this request recorded (not a repost's earlier one)
+
+        def accept(message_id: str) -> None:
+            if self.statuses.accept(product.product_id, message_id, now):
+                created.add(message_id)
+
         # Ten independent conditional puts: in parallel, so a batch costs about one round trip.
-        run_all(
-            list(dict.fromkeys(ids)),
-            lambda message_id: self.statuses.accept(product.product_id, message_id, now),
-            len(ids),
-            on_error=lambda _, error: failures.append(error),
-        )
+        run_all(list(dict.fromkeys(ids)), accept, len(ids), on_error=lambda _, error: failures.append(error))
         if failures:
             raise failures[0]
+        error: Exception | None = None
         try:
-            self.queues.publish_for_product([_body(m) for m in messages], product.product_id)
-        except Exception as error:
-            for message_id in ids:
+            refused = self.queues.publish_for_product([_body(m) for m in messages], product.product_id)
+        except Exception as raised:
+            refused, error = set(range(len(ids))), raised
+        if refused:
+            # Forget only what this request recorded and the queue did not take: a message it took will
+            # be applied and settles its status; a repost's earlier copy may be in the queue already.
+            queued = {ids[i] for i in range(len(ids)) if i not in refused}
+            for message_id in created - queued:
                 self.statuses.forget(product.product_id, message_id)
-            logger.warning("score queue refused an API batch", extra={"error": repr(error)[:300]})
+            logger.warning(
+                "score queue refused an API batch", extra={"refused": len(refused), "error": repr(error)[:300]}
+            )
             raise ApiRefused(
-                503, "unavailable", "the score queue did not take the messages: retry", headers={"Retry-After": "2"}
-            ) from error
+                503,
+                "unavailable",
+                f"the score queue did not take {len(refused)} of the {len(ids)} messages: post the request again "
+                "(a message it took already is not applied twice)",
+                headers={"Retry-After": "2"},
+            )
         count("ApiMessagesAccepted", len(ids))
         return ids
 
@@ -256,14 +272,19 @@ class MessageIntake:
         self, product: ProductRecord, messages: Sequence[ScoreMessage | ActivityMessage]
     ) -> list[Problem]:
         publishing = {m.activity_id for m in messages if isinstance(m, ActivityMessage)}
+        checked: dict[str, bool] = {}
         problems: list[Problem] = []
         for index, message in enumerate(messages):
             is_activity = isinstance(message, ActivityMessage)
+            owner = self._owner(message.activity_id)
+            publishes = is_activity or message.activity_id in publishing
             why = activity_problem(
                 message.activity_id,
-                self._owner(message.activity_id),
+                owner,
                 product.product_id,
-                publishing=is_activity or message.activity_id in publishing,
+                publishing=publishes,
+                # An activity the score queue published has no owner, and is not the first taker's.
+                in_catalog=owner is None and publishes and self._in_catalog(message.activity_id, checked),
             )
             if why:
                 problems.append(Problem(index, message.message_id, "activity_id", why))
@@ -274,6 +295,11 @@ class MessageIntake:
                 if why:
                     problems.append(Problem(index, message.message_id, "learner", why))
         return problems
+
+    def _in_catalog(self, activity_id: str, checked: dict[str, bool]) -> bool:
+        if activity_id not in checked:
+            checked[activity_id] = self.catalog.exists(activity_id)
+        return checked[activity_id]
 
     def _learner_facts(self, product: ProductRecord, ref: Mapping[str, Any]) -> LearnerFacts:
         if "learner_id" in ref:

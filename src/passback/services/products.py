@@ -114,6 +114,13 @@ class ProductAdmin:
         if not self.products.delete(product_id):
             raise ProductError(f"no product {product_id} (passback products list)")
 
+    def assign(self, product_id: str, activity_id: str, now: datetime) -> None:
+        """Give an unowned activity (e.g. one the score queue published) to a product; never takes one."""
+        self._require(product_id)
+        owner = self.products.claim_activity(activity_id, product_id, now)
+        if owner != product_id:
+            raise ProductError(f"activity {activity_id} belongs to {owner}: it stays that product's")
+
     def describe(self) -> list[dict[str, Any]]:
         found = []
         for product in sorted(self.products.list_all(), key=lambda p: p.product_id):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -16,6 +18,14 @@ from passback_client import messages as builders
 BATCH = 10  # the API's (and SQS's) batch limit
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 RETRIED = frozenset({429, 500, 502, 503, 504})
+# Transient failures of the connection; an answer cut off mid-body is one too (the request may have been
+# taken: resending is safe, the API is idempotent by message_id).
+TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 class PassbackError(Exception):
@@ -146,6 +156,9 @@ class PassbackClient:
                 accepted.extend(self._send_batch(batch))
             except PassbackError as error:
                 raise _with_rest(error, pending[start:], accepted) from None
+            except Exception as error:  # anything unforeseen still says which messages were not sent
+                failed = DeliveryFailed(f"batch failed: {type(error).__name__}: {error}"[:500], batch)
+                raise _with_rest(failed, pending[start:], accepted) from error
         return accepted
 
     def _send_batch(self, batch: list[dict[str, Any]]) -> list[str]:
@@ -162,7 +175,11 @@ class PassbackClient:
                 unsent=batch,
             )
             if answer.status_code == 202:
-                return [str(i) for i in answer.json()["accepted"]]
+                try:
+                    return [str(i) for i in answer.json()["accepted"]]
+                except (ValueError, KeyError, TypeError):
+                    # Taken or not, we cannot tell: the batch counts as unsent (a resend is idempotent).
+                    raise DeliveryFailed(f"202 with an unreadable body: {answer.text[:200]!r}", batch) from None
             if answer.status_code == 401 and not renewed:
                 renewed = True  # an expired token, or the key it was issued for was rotated out
                 self.token(fresh=True)
@@ -172,9 +189,10 @@ class PassbackClient:
     def status(self, message_id: str) -> dict[str, Any] | None:
         """What became of a message: accepted, applied, unchanged or dead-lettered (None: unknown id)."""
         token = self.token()
+        quoted = quote(message_id, safe="")  # an id may hold '?', '/' or '%'
         answer = self._with_retries(
             lambda: self.session.get(
-                f"{self.base_url}/api/v1/messages/{message_id}",
+                f"{self.base_url}/api/v1/messages/{quoted}",
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=self.timeout,
             ),
@@ -197,7 +215,7 @@ class PassbackClient:
         for attempt in range(self.max_attempts):
             try:
                 answer = call()
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except TRANSIENT as error:
                 last, wait = f"{type(error).__name__}", self._backoff(attempt)
             else:
                 if answer.status_code not in RETRIED:
@@ -213,9 +231,12 @@ class PassbackClient:
         jittered = random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
         if retry_after is not None:
             try:
-                return max(float(retry_after), 0.0) + jittered * 0.1
+                asked = float(retry_after)
             except ValueError:
-                pass
+                return jittered  # an HTTP date, or nonsense
+            if math.isfinite(asked):
+                # Honoured, but never beyond the cap: a broken proxy's huge value must not park the caller.
+                return min(max(asked, 0.0) + jittered * 0.1, self.backoff_cap)
         return jittered
 
 
