@@ -69,6 +69,12 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
 
+def raw_item(table: str, key: dict[str, Any]) -> dict[str, Any]:
+    """An item as DynamoDB stores it (typed attribute values), read without being counted."""
+    found = _unhooked["client"].get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    return dict(found) if found else {}
+
+
 def _value_size(value: dict[str, Any]) -> int:
     (kind, raw), *_ = value.items()
     if kind == "S":

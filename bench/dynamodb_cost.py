@@ -5,7 +5,9 @@
 Counted from the SDK (botocore event hooks, see ddb_meter.py) while the in-process local stack
 handles each kind of message: a score (one message per Lambda batch, the costly case) for a
 learner with 1 activity and with 20, an activity message, a returning student's LTI 1.3 launch,
-and a release (divided by the course's learners).
+and a release (divided by the course's learners). Then the cost of progress's timeline (issue 18):
+the progress item's size and a score message's requests and capacity for a learner whose timeline
+on one activity holds 1, 20 and 200 reports (the message that makes it that many).
 """
 
 from __future__ import annotations
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             [f"release, per learner (course of {learners})", _per(calls, learners), rru / learners, wru / learners]
         )
 
+        history_rows = timeline_cost(stack, lms, at, per_size=1 if args.small else 3, result=result)
+
     table(
         "DynamoDB per message (counted with botocore hooks; capacity computed from item sizes)",
         ["message", "requests (by operation)", "RRU", "WRU"],
@@ -147,7 +151,68 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ["scenario", "Lambda requests", "Lambda GB-s", "DynamoDB reads", "DynamoDB writes", "SQS", "total"],
         cost_rows,
     )
+    table(
+        "A score message with the timeline: the learner's progress item on one activity holding N reports",
+        ["reports", "progress item (bytes)", "requests (by operation)", "RRU", "WRU", "$ per million"],
+        history_rows,
+    )
     return result
+
+
+HISTORY_SIZES = (1, 20, 200)
+
+
+def timeline_cost(stack: Any, lms: Any, at: Any, *, per_size: int, result: dict[str, Any]) -> list[list[Any]]:
+    """For each N: learners with N-1 reports on one activity; measure the message that makes it N."""
+    from course_setup import lti13_course
+    from passback import container
+    from stack_harness import score
+
+    students = tuple(f"h{n}-{j}" for n in HISTORY_SIZES for j in range(per_size))
+    course = lti13_course(stack, lms, students=students, activities=(("h-00", 1),), context="hist")
+    prefill = []
+    for n in HISTORY_SIZES:
+        for j in range(per_size):
+            user = f"h{n}-{j}"
+            prefill += [
+                score(course.ref(user), "h-00", k + 1, float(k % 100), at + timedelta(seconds=k)) for k in range(n - 1)
+            ]
+    stack.send_messages(prefill)
+    stack.drain()
+    rows = []
+    for n in HISTORY_SIZES:
+        users = [f"h{n}-{j}" for j in range(per_size)]
+
+        def last(users: list[str] = users, n: int = n) -> None:
+            for user in users:
+                stack.send_messages([score(course.ref(user), "h-00", n, 77.0, at + timedelta(seconds=n))])
+                stack.drain()
+
+        calls, rru, wru = measure(last)
+        sizes = []
+        for user in users:
+            learner = course.learners[user]
+            assert len(container.progress().get(learner, "h-00").history) == n
+            raw = ddb_meter.raw_item(table_name(), {"pk": {"S": f"U#{learner}"}, "sk": {"S": "P#h-00"}})
+            sizes.append(ddb_meter.item_size(raw))
+        size = sum(sizes) / len(sizes)
+        dollars = dollars_per_million(rru / per_size, wru / per_size)["total"]
+        result[f"score, {n} reports on the activity"] = {
+            "progress_bytes": size,
+            "rru": rru / per_size,
+            "wru": wru / per_size,
+            "dollars_per_million": dollars,
+        }
+        rows.append(
+            [n, round(size), _calls_text(_per(calls, per_size)), rru / per_size, wru / per_size, f"${dollars:.3f}"]
+        )
+    return rows
+
+
+def table_name() -> str:
+    from passback.settings import get_settings
+
+    return str(get_settings().gradebook_table)
 
 
 def _per(calls: dict[str, int], n: int) -> dict[str, float]:

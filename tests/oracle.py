@@ -8,6 +8,15 @@ deadlines (GAU) and the clock. Minutes are relative to the start of the stream.
 Reading of the rules this model makes, where domain.md leaves room:
 - "work arriving after the GAU" is work that *occurred* after it (the message's occurred_at),
   so a message delayed in the queue still counts if the work was on time;
+- a grade is a function of the whole timeline: the learner's reports, the activity's deadline
+  as it finally stands, and the clock. When the learner enrolled, when the deadline was set, and
+  whether some of the work was reported under another account later merged into this one, make
+  no difference (issue 18);
+- a deadline can be set, moved or cleared until it has passed; a change to a deadline that has
+  passed is refused and changes nothing (extending one is a separate, explicit action that the
+  generated streams do not use);
+- a learner's work reported by email (a product account) before they first launched is theirs
+  once they confirm the merge (rule 12); the streams always confirm;
 - the homepage composite counts only released activities (rule 8 wins over rule 4: an
   unreleased grade must not leak through the average);
 - a learner is known to the course from their first launch of any of its links, and in 1.3
@@ -44,8 +53,10 @@ class Release:
 
 @dataclass(frozen=True)
 class Deadline:
+    """The instructor sets (or, with None, clears) an activity's deadline; the clock is at minute 0."""
+
     activity: str
-    minute: float
+    minute: float | None
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,12 @@ class Sweep:
     """The retry schedule runs here (no effect on what is owed)."""
 
 
-Event = Launch | Score | Release | Deadline | Drain | Sweep
+@dataclass(frozen=True)
+class Confirm:
+    """Learners with a pending merge request confirm it here (no effect on what is owed)."""
+
+
+Event = Launch | Score | Release | Deadline | Drain | Sweep | Confirm
 
 
 @dataclass
@@ -67,6 +83,10 @@ class Stream:
     students: tuple[str, ...]
     manual_release: bool
     events: list[Event] = field(default_factory=list)
+    # Learners whose work before their first launch is reported by email (a product account): rule 12.
+    email_users: frozenset[str] = frozenset()
+    # Students in the LMS course when the instructor first launches (the roster Passback reads then).
+    roster: frozenset[str] = frozenset()
     end_minute: float = 0.0  # the clock when the system has drained for the last time
 
     def scores(self) -> list[Score]:
@@ -78,8 +98,10 @@ class Oracle:
         self.stream = stream
 
     def enrolled(self) -> set[str]:
-        """Rule 2: a student's first launch from any link of the course enrolls them."""
-        return {e.user for e in self.stream.events if isinstance(e, Launch)}
+        """Rule 2: a student's first launch from any link of the course enrolls them; in LTI 1.3 the
+        course roster (NRPS, read at the instructor's first launch) enrolls every student the LMS had
+        in the course then, launched or not (rule 13 lets their grades reach the LMS)."""
+        return {e.user for e in self.stream.events if isinstance(e, Launch)} | set(self.stream.roster)
 
     def released(self) -> set[str]:
         """Rule 8: released by the instructor, or by an immediate release policy."""
@@ -87,9 +109,22 @@ class Oracle:
             return set(self.stream.activities)
         return {e.activity for e in self.stream.events if isinstance(e, Release)}
 
+    def deadlines_in_effect(self, activity: str) -> list[float | None]:
+        """Each deadline the activity had, in order, starting with none. The stream's changes happen
+        at minute 0: a change to a deadline at or before 0 (it has passed) is refused."""
+        states: list[float | None] = [None]
+        for event in self.stream.events:
+            if not isinstance(event, Deadline) or event.activity != activity:
+                continue
+            current = states[-1]
+            if current is not None and current <= 0:
+                continue  # passed: cannot be moved or cleared
+            if event.minute != current:
+                states.append(event.minute)
+        return states
+
     def deadline(self, activity: str) -> float | None:
-        found = [e.minute for e in self.stream.events if isinstance(e, Deadline) and e.activity == activity]
-        return found[-1] if found else None
+        return self.deadlines_in_effect(activity)[-1]
 
     def on_time(self, user: str, activity: str) -> list[Score]:
         """Rule 7: work done after the deadline does not count; duplicates are one message."""
@@ -131,11 +166,18 @@ class Oracle:
     def values_ever_owed(self, user: str, activity: str) -> set[float]:
         """Every value an activity link could rightly hold at some moment (for 'nothing extra sent').
 
-        Progress only grows, so each on-time report past the threshold was once the latest one
-        the system knew; a deadline can give a zero before a late-arriving on-time report.
+        Progress only grows, so each report past the threshold that was on time under some deadline
+        the activity had was once the latest one the system knew; a deadline can give a zero before a
+        late-arriving on-time report, and a deadline set later can take back a grade sent before it.
         """
         minimum = max(1, self.stream.activities[activity])
-        values = {s.score for s in self.on_time(user, activity) if s.answered >= minimum}
-        if self.deadline(activity) is not None:
+        unique = {s.message_id: s for s in self.stream.scores() if s.user == user and s.activity == activity}
+        states = self.deadlines_in_effect(activity)
+        values = {
+            s.score
+            for s in unique.values()
+            if s.answered >= minimum and any(d is None or s.minute <= d for d in states)
+        }
+        if any(d is not None for d in states):
             values.add(0.0)
         return values

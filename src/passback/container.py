@@ -206,7 +206,7 @@ def sync() -> SyncService:
 def grades() -> CourseGrades:
     from passback.services.grades import CourseGrades
 
-    return CourseGrades(progress(), enrollments(), catalog())
+    return CourseGrades(progress(), enrollments(), catalog(), courses())
 
 
 @cache

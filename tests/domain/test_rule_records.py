@@ -49,10 +49,19 @@ def test_rule6_rule7_grade_entry_round_trips_through_dynamodb_decimals(entry: Gr
 def test_rule7_grade_entry_keeps_a_deadline_zero_apart_from_an_earned_zero() -> None:
     zero = GradeEntry.of(CourseGrade(value=0.0, answered=2, zero=True), progress_version=7)
     earned = GradeEntry.of(CourseGrade(value=0.0, answered=9), progress_version=7)
-    assert zero.to_list() == [0.0, 2, 7, 1]
-    assert earned.to_list() == [0.0, 9, 7, 0]
+    assert zero.to_list() == [0.0, 2, 7, 1, 0]
+    assert earned.to_list() == [0.0, 9, 7, 0, 0]
     assert GradeEntry.from_list(zero.to_list()).zero is True
     assert GradeEntry.from_list(earned.to_list()).zero is False
+
+
+def test_rule7_grade_entry_remembers_the_deadline_it_was_computed_under() -> None:
+    gau = NOW - timedelta(hours=1)
+    entry = GradeEntry.of(CourseGrade(value=0.0, answered=0, zero=True), progress_version=3, gau=gau)
+    restored = GradeEntry.from_list(entry.to_list())
+    assert restored == entry
+    assert restored.deadline == (gau - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    assert GradeEntry.from_list([80.0, 3, 2, 0]).deadline is None  # written before the stamp existed
 
 
 def test_rule6_grade_entry_reads_a_short_legacy_list() -> None:

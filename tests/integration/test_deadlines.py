@@ -234,3 +234,34 @@ def test_cli_gau_set_takes_an_offset_refuses_a_naive_time_and_asks_before_a_past
     assert course.lms_grade("sam", "link-quiz-1") == 0.0
     assert main([*base, "--utc", "--at", naive]) == 2  # a passed deadline cannot be moved by `set`
     assert "passback gau extend" in capsys.readouterr().err
+
+
+def test_rule7_a_score_applied_with_the_course_read_before_a_deadline_change_does_not_win_over_it(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    """The race: a batch read the course (no deadline yet), the instructor sets a past deadline, and the
+    batch writes a grade computed without it from newer progress, before or after the deadline's regrade."""
+    import json
+
+    from passback.messages import parse_product_message
+
+    def late(value: float) -> Any:
+        return parse_product_message(json.dumps(score(course.ref("sam"), "quiz-1", 3, value, clock.now)))
+
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 88.0, clock.now - timedelta(minutes=30))])
+    stack.drain()
+    idx = course.record().activities["quiz-1"].idx
+    stale = {course.course_id: course.record()}  # the batch's course cache, read before the change
+    container.course_settings().set_gau(course.course_id, "quiz-1", clock.now - timedelta(hours=1), clock.now)
+    # The batch writes first (93, newer progress, no deadline); then the deadline's regrade runs. Progress
+    # versions alone would keep 93: the regrade sees the conflict and recomputes from fresh reads.
+    container.scoring().apply(late(93.0), clock.now, stale)
+    stack.drain()
+    assert course.enrollment("sam").grades[idx].value == 0.0
+    # The other order: the regrade has written, and another stale write comes (newer progress again).
+    container.scoring().apply(late(95.0), clock.now + timedelta(seconds=1), stale)
+    entry = course.enrollment("sam").grades[idx]
+    assert (entry.value, entry.zero) == (0.0, True)
+    stack.drain()
+    assert course.lms_grade("sam", "link-quiz-1") == 0.0

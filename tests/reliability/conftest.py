@@ -1,7 +1,8 @@
 """Hypothesis profiles for the reliability suite.
 
-`ci` (the default) keeps the property tests inside CI's budget; `PASSBACK_HYPOTHESIS_PROFILE=deep`
-runs many more streams (minutes) before a release or after touching the score path.
+`ci` (the default) keeps the property tests inside CI's budget; `PASSBACK_HYPOTHESIS_PROFILE=wide`
+(40 streams) or `deep` (300, with `-o timeout=0`: one test runs them all) run many more before a
+release or after touching the score path.
 """
 
 from __future__ import annotations
@@ -18,5 +19,6 @@ _COMMON = {
     "derandomize": False,
 }
 settings.register_profile("ci", max_examples=5, **_COMMON)  # type: ignore[arg-type]
+settings.register_profile("wide", max_examples=40, **_COMMON)  # type: ignore[arg-type]
 settings.register_profile("deep", max_examples=300, **_COMMON)  # type: ignore[arg-type]
 settings.load_profile(os.environ.get("PASSBACK_HYPOTHESIS_PROFILE", "ci"))

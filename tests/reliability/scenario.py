@@ -8,6 +8,7 @@ the queue (duplicated, shuffled); fault tests wrap `drain` to break things in be
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 from collections.abc import Callable
@@ -15,9 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from oracle import HOME, Deadline, Drain, Event, Launch, Oracle, Release, Score, Stream, Sweep
+from oracle import HOME, Confirm, Deadline, Drain, Event, Launch, Oracle, Release, Score, Stream, Sweep
 from passback import container
+from passback.domain.merges import MergeStatus
 from passback.domain.release import ReleasePolicy
+from passback.services.course_settings import SettingRefused
 from stack_harness import Stack, activity, score
 
 _serial = itertools.count(1)
@@ -30,7 +33,15 @@ def make_stream(rng: random.Random, *, max_students: int = 3, max_activities: in
     n = next(_serial)
     activities = {f"r{n}-a{i}": rng.randint(1, 3) for i in range(rng.randint(1, max_activities))}
     students = tuple(f"r{n}-s{i}" for i in range(rng.randint(1, max_students)))
-    stream = Stream(activities=activities, students=students, manual_release=rng.random() < 0.5)
+    stream = Stream(
+        activities=activities,
+        students=students,
+        manual_release=rng.random() < 0.5,
+        email_users=frozenset(u for u in students if rng.random() < 0.3),
+    )
+    # An email learner joins the LMS course only when they first launch: were they on the roster
+    # Passback reads at the start, that launch would not be a new identity, and no merge would be asked.
+    stream.roster = frozenset(u for u in students if u not in stream.email_users)
     body: list[Event] = []
     for user in students:
         for activity_id in activities:
@@ -43,14 +54,9 @@ def make_stream(rng: random.Random, *, max_students: int = 3, max_activities: in
                     Score(user, activity_id, answered, float(rng.randrange(0, 101, 5)), float(minute), _message_id())
                 )
     rng.shuffle(body)
-    links = [*activities, HOME]
+    # Instructors set deadlines up front (half-minutes, so no work ties with a deadline)...
     deadlines: list[Event] = [Deadline(a, rng.randint(-100, 120) + 0.5) for a in activities if rng.random() < 0.4]
-    for user in students:
-        if rng.random() < 0.85:
-            # Known bug (docs/reliability.md): work done after a GAU by a learner who has not launched
-            # yet counts once they do, so streams with a deadline enroll their learners first.
-            where = 0 if deadlines else rng.randint(0, len(body))
-            body.insert(where, Launch(user, rng.choice(links)))
+    _interleave(rng, stream, body)
     if stream.manual_release:
         for activity_id in activities:
             if rng.random() < 0.7:
@@ -67,6 +73,23 @@ def make_stream(rng: random.Random, *, max_students: int = 3, max_activities: in
     stream.events = deadlines + with_breaks
     stream.end_minute = rng.choice([0.0, 150.0])
     return stream
+
+
+def _interleave(rng: random.Random, stream: Stream, body: list[Event]) -> None:
+    """Deadline changes, first launches and merge confirmations anywhere among the scores (issue 18)."""
+    for activity_id in stream.activities:
+        # Set, moved or cleared anywhere, also after the work they cut.
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            minute = None if rng.random() < 0.25 else rng.randint(-100, 120) + 0.5
+            body.insert(rng.randint(0, len(body)), Deadline(activity_id, minute))
+    links = [*stream.activities, HOME]
+    for user in stream.students:
+        if rng.random() < 0.85:
+            # Anywhere: a learner may first launch after the deadline and after all their work.
+            body.insert(rng.randint(0, len(body)), Launch(user, rng.choice(links)))
+    if stream.email_users:
+        for _ in range(rng.randint(0, 2)):
+            body.insert(rng.randint(0, len(body)), Confirm())
 
 
 def _message_id() -> str:
@@ -100,6 +123,7 @@ class Scenario:
     course_id: str = ""
     start: datetime = field(init=False)
     release_marks: dict[str, int] = field(default_factory=dict)
+    launched: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.start = self.clock.now
@@ -123,7 +147,8 @@ class Scenario:
         lms.enroll(self.context, teacher, "instructor")
         for user in self.stream.students:
             lms.add_user(user, name=f"Student {user}", email=f"{user}@example.edu")
-            lms.enroll(self.context, user, "student")
+            if user in self.stream.roster:
+                lms.enroll(self.context, user, "student")
         stack.send_messages([activity(a, f"Activity {a}", min_questions=m) for a, m in self.stream.activities.items()])
         for activity_id in self.stream.activities:
             lms.add_link(self.context, self.link(activity_id), title=activity_id, custom={"activity_id": activity_id})
@@ -153,25 +178,53 @@ class Scenario:
 
         for event in self.stream.events:
             if isinstance(event, Score):
-                ref = {"issuer": self.lms.issuer, "user_id": event.user}
+                ref = self.ref(event)
                 pending.append(
                     score(ref, event.activity, event.answered, event.score, self.at(event.minute), event.message_id)
                 )
             elif isinstance(event, Launch):
+                if event.user in self.stream.email_users and event.user not in self.launched:
+                    flush()  # the product account's work is known when its owner first launches (rule 12)
+                    self.lms.enroll(self.context, event.user, "student")
                 response = self.stack.launch13(self.lms, event.user, self.context, self.link(event.link))
                 assert response.status_code in (200, 303), response.text[:300]
+                self.launched.add(event.user)
             elif isinstance(event, Release):
                 self.release_marks.setdefault(event.activity, len(self.history()))
                 container.jobs().request("release", self.course_id, self.clock.now, activity_id=event.activity)
             elif isinstance(event, Deadline):
-                container.course_settings().set_gau(
-                    self.course_id, event.activity, self.at(event.minute), self.clock.now
-                )
+                gau = None if event.minute is None else self.at(event.minute)
+                # A deadline that has passed cannot be moved: refused, and the oracle knows it too.
+                with contextlib.suppress(SettingRefused):
+                    container.course_settings().set_gau(self.course_id, event.activity, gau, self.clock.now)
+            elif isinstance(event, Confirm):
+                flush()
+                self.confirm_merges()
             elif isinstance(event, Drain):
                 flush()
             elif isinstance(event, Sweep):
                 self.stack.sweep()
         flush()
+        self.confirm_merges()  # every email learner's merge is confirmed by the end of the stream
+
+    def ref(self, event: Score) -> dict[str, str]:
+        """Who the product says did the work: an email-user's work before their first launch is
+        reported by email (their product account, merged at that launch: rule 12), after it by
+        their LMS identity (an LMS launch never claims an address, so later work by email would be
+        another account's)."""
+        if event.user in self.stream.email_users and event.user not in self.launched:
+            return {"email": f"{event.user}@example.edu"}
+        return {"issuer": self.lms.issuer, "user_id": event.user}
+
+    def confirm_merges(self) -> None:
+        """Every pending merge request of this course is confirmed, as its email's owner would."""
+        merges = container.merges()
+        for request in merges.requests.listing(10_000):
+            if request.course_id != self.course_id or request.status != MergeStatus.PENDING.value:
+                continue
+            if merges.requests.decide(request.request_id, MergeStatus.CONFIRMED, self.clock.now):
+                merges.combine(request, self.clock.now)
+        self._drain()
 
     def finish(self) -> None:
         """The clock reaches the stream's end; the schedule runs until nothing is left to do."""
@@ -222,7 +275,7 @@ class Scenario:
         released = oracle.released()
         for index, sent in enumerate(self.history()):
             user, link = sent["user_id"], sent["resource_link_id"].removeprefix(f"{self.context}-")
-            assert user in enrolled, f"sent to {user}, who never launched"
+            assert user in enrolled, f"sent to {user}, who is not enrolled"
             if link == HOME:
                 assert released, f"a composite left before any release: {sent}"
                 continue
@@ -230,6 +283,19 @@ class Scenario:
             assert index >= self.release_marks.get(link, 0), f"{link} sent before its release: {sent}"
             allowed = oracle.values_ever_owed(user, link)
             assert sent["score_given"] in allowed, f"{sent['score_given']} never owed for {user}/{link}: {allowed}"
+        course = container.courses().get(self.course_id)
+        assert course is not None
+        for user in sorted(enrolled):
+            # Every course grade Passback holds (released or not) is the oracle's, from the whole timeline.
+            learner = container.learners().by_identity(course.platform_id, user)
+            assert learner is not None
+            enrollment = container.enrollments().get(self.course_id, learner, consistent=True)
+            assert enrollment is not None, f"{user} should be enrolled and is not"
+            for activity_id, placed in course.activities.items():
+                entry = enrollment.grades.get(placed.idx)
+                held = entry.value if entry is not None else None
+                owed = oracle.grade(user, activity_id)
+                assert held == owed, f"{user}/{activity_id}: Passback holds {held}, the oracle says {owed}"
         for (user, link), cell in self.cells().items():
             assert cell.status in resting, f"cell {user}/{link} left {cell.status!r}: {cell.message}"
             if link in expected.get(user, {}):

@@ -35,14 +35,19 @@ def enrollment_record(item: Enrollment) -> EnrollmentRecord:
     )
 
 
-def replaces(stored: GradeEntry | None, candidate: GradeEntry) -> bool:
+def replaces(stored: GradeEntry | None, candidate: GradeEntry, *, fresh: bool = False) -> bool:
     """Whether a freshly computed course grade should overwrite the stored one.
 
     Newer progress wins; for the same progress, a deadline zero is never undone by a
-    computation that started before the deadline passed.
+    computation that started before the deadline passed. Two grades computed under different
+    deadlines are not ordered by progress: one of them read the course before the deadline
+    changed. Only a writer that read the course and the progress afresh after seeing the
+    conflict (`fresh`) replaces the stored grade then (services/grades.py, `settle`).
     """
     if stored is None:
         return True
+    if stored.deadline is not None and candidate.deadline is not None and stored.deadline != candidate.deadline:
+        return fresh and candidate != stored
     if candidate.progress_version != stored.progress_version:
         return candidate.progress_version > stored.progress_version
     if stored.zero and candidate.value is None:
@@ -152,11 +157,13 @@ class EnrollmentRepository:
             for item in GradebookItem.inverted.query(f"U#{learner_id}", GradebookItem.gsi1sk.startswith("C#"))
         ]
 
-    def set_grades(self, course_id: str, learner_id: str, entries: Mapping[int, GradeEntry]) -> EnrollmentRecord | None:
+    def set_grades(
+        self, course_id: str, learner_id: str, entries: Mapping[int, GradeEntry], *, fresh: bool = False
+    ) -> EnrollmentRecord | None:
         """Store course grades that are newer than what is stored; optimistic locking on the item.
 
         Returns the enrollment after the write (or as it was, when nothing was newer), or None
-        when the learner is not enrolled.
+        when the learner is not enrolled. `fresh`: see `replaces`.
         """
         pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)
         for _ in range(_MAX_RACES):
@@ -165,7 +172,7 @@ class EnrollmentRepository:
             except Enrollment.DoesNotExist:
                 return None
             record = enrollment_record(item)
-            changed = {idx: e for idx, e in entries.items() if replaces(record.grades.get(idx), e)}
+            changed = {idx: e for idx, e in entries.items() if replaces(record.grades.get(idx), e, fresh=fresh)}
             if not changed:
                 return record
             actions = [Enrollment.grades[str(idx)].set(e.to_list()) for idx, e in changed.items()]  # type: ignore[index]

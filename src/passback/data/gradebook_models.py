@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     DiscriminatorAttribute,
     ListAttribute,
@@ -238,12 +239,12 @@ class Learner(GradebookItem, discriminator="learner"):
 class Progress(GradebookItem, discriminator="progress"):
     """A learner's progress on one activity (rule 3): the timeline of their reports.
 
-    `steps` lists the distinct reports, oldest first, each [occurred microseconds, message tag,
-    score, answered]; `floor` is [microseconds, tag, score, max answered] of the reports folded
-    away past the history bound (docs/data-model.md). `latest_*` and `max_answered` repeat the
-    whole timeline's tally for people reading the table. An item written before the timeline
-    (`steps` absent) has `cuts` {course: tally at its GAU} instead: it is read as a timeline of
-    those tallies and rewritten in the new shape by its next change.
+    `timeline` holds the distinct reports, oldest first (occurred microseconds, message tag, score,
+    answered), packed as data/progress.py describes; `floor` is [microseconds, tag, score, max
+    answered] of the reports folded away past the history bound (docs/data-model.md). `latest_*`
+    and `max_answered` repeat the whole timeline's tally for people reading the table. An item
+    written before the timeline (`timeline` absent) has `cuts` {course: tally at its GAU} instead:
+    it is read as a timeline of those tallies and rewritten in the new shape by its next change.
     """
 
     learner_id = UnicodeAttribute()
@@ -252,7 +253,7 @@ class Progress(GradebookItem, discriminator="progress"):
     latest_mid = UnicodeAttribute(null=True)
     latest_score = NumberAttribute(null=True)
     max_answered = NumberAttribute(default=0)
-    steps = ListAttribute[Any](null=True)  # type: ignore[arg-type]
+    timeline = BinaryAttribute(null=True, legacy_encoding=False)
     floor = ListAttribute[Any](null=True)  # type: ignore[arg-type]
     cuts = MapAttribute[str, Any](null=True)  # type: ignore[arg-type]
     updated_at = UTCDateTimeAttribute(null=True)

@@ -9,7 +9,7 @@ newest report by (occurred_at, tag) and the most questions answered, among the r
 to that moment. A course's grade is that tally at the course's GAU (rule 7), whatever order the
 reports, enrollments and deadline changes came in. Applying the same message twice changes nothing.
 
-The history is bounded (`HISTORY_BOUND` reports, about 30 bytes each, far below DynamoDB's
+The history is bounded (`HISTORY_BOUND` reports, about 15 bytes each as stored, far below DynamoDB's
 400 KB item limit). Past the bound the oldest reports are folded into `floor`, one tally that
 counts as on time for every deadline: exact for any deadline after the newest folded report,
 and at worst generous to the learner for a deadline set before it (docs/data-model.md).
@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 OrderKey = tuple[int, str]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# 1,000 reports of about 30 bytes: some 30 KB, a thirteenth of DynamoDB's 400 KB item limit.
+# 1,000 reports of 15 to 28 bytes as stored (data/progress.py): under a fourteenth of DynamoDB's 400 KB item limit.
 HISTORY_BOUND = 1000
 
 

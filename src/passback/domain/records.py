@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from passback.domain.grading import CourseGrade
+from passback.domain.progress import micros
 from passback.domain.release import ReleasePolicy, nothing_leaves_before_release
 
 
@@ -92,29 +93,44 @@ class CourseRecord:
 
 @dataclass(frozen=True)
 class GradeEntry:
-    """One course grade as stored on the enrollment, with the progress version it came from."""
+    """One course grade as stored on the enrollment, with what it was computed from: the progress
+    version and the deadline (`deadline`: the GAU in microseconds, 0 for none; None on entries
+    written before the stamp existed)."""
 
     value: float | None
     answered: int
     progress_version: int
     zero: bool = False
+    deadline: int | None = None
 
     @classmethod
-    def of(cls, grade: CourseGrade, progress_version: int) -> GradeEntry:
-        return cls(value=grade.value, answered=grade.answered, progress_version=progress_version, zero=grade.zero)
+    def of(cls, grade: CourseGrade, progress_version: int, gau: datetime | None = None) -> GradeEntry:
+        return cls(
+            value=grade.value,
+            answered=grade.answered,
+            progress_version=progress_version,
+            zero=grade.zero,
+            deadline=deadline_stamp(gau),
+        )
 
     def to_list(self) -> list[Any]:
-        return [self.value, self.answered, self.progress_version, 1 if self.zero else 0]
+        return [self.value, self.answered, self.progress_version, 1 if self.zero else 0, self.deadline]
 
     @classmethod
     def from_list(cls, raw: Any) -> GradeEntry:
-        value, answered, version, zero = [*list(raw), None, 0, 0, 0][:4]
+        value, answered, version, zero, deadline = [*list(raw), None, None, None, None, None][:5]
         return cls(
             value=None if value is None else float(value),
             answered=int(answered or 0),
             progress_version=int(version or 0),
             zero=bool(zero),
+            deadline=None if deadline is None else int(deadline),
         )
+
+
+def deadline_stamp(gau: datetime | None) -> int:
+    """The deadline a grade was computed under, as stored on its entry (0: no deadline)."""
+    return 0 if gau is None else micros(gau)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
 from passback.data.catalog import ActivityRepository
+from passback.data.courses import CourseRepository
 from passback.data.enrollments import EnrollmentRepository
 from passback.data.progress import ProgressRepository
 from passback.domain.grading import grade_from_timeline
@@ -15,10 +16,17 @@ from passback.domain.records import CourseRecord, EnrollmentRecord, GradeEntry
 
 
 class CourseGrades:
-    def __init__(self, progress: ProgressRepository, enrollments: EnrollmentRepository, catalog: ActivityRepository):
+    def __init__(
+        self,
+        progress: ProgressRepository,
+        enrollments: EnrollmentRepository,
+        catalog: ActivityRepository,
+        courses: CourseRepository,
+    ):
         self.progress = progress
         self.enrollments = enrollments
         self.catalog = catalog
+        self.courses = courses
 
     def minimum_questions(self, activity_id: str) -> int:
         activity = self.catalog.get(activity_id)
@@ -34,7 +42,7 @@ class CourseGrades:
             grade = grade_from_timeline(p, self.minimum_questions(activity.activity_id), activity.gau, now)
             if found is None and not grade.registered:
                 continue  # nothing known and nothing given: no entry
-            entries[activity.idx] = GradeEntry.of(grade, p.version)
+            entries[activity.idx] = GradeEntry.of(grade, p.version, activity.gau)
         return entries
 
     def entry_for(self, course: CourseRecord, learner_id: str, activity_id: str, now: datetime) -> GradeEntry | None:
@@ -66,4 +74,47 @@ class CourseGrades:
             entries = self.entries(course, self.progress.for_learner(learner_id), now)
         if not entries:
             return self.enrollments.get(course.course_id, learner_id)
-        return self.enrollments.set_grades(course.course_id, learner_id, entries)
+        record = self.enrollments.set_grades(course.course_id, learner_id, entries)
+        return settle(self, course.course_id, learner_id, entries, record, now)
+
+
+def settle(
+    grades: CourseGrades,
+    course_id: str,
+    learner_id: str,
+    written: Mapping[int, GradeEntry],
+    record: EnrollmentRecord | None,
+    now: datetime,
+) -> EnrollmentRecord | None:
+    """After a grade write, settle a race with a deadline change.
+
+    Where the stored grade was computed under another deadline than the one just written, one of
+    the two writers read the course before the deadline changed (a score applied while an
+    instructor set a past deadline, say), and progress versions cannot tell which. So read the
+    course and the progress afresh (consistent reads) and write those grades again as `fresh`:
+    the grade under the deadline that stands now wins. Costs nothing when there is no conflict.
+    """
+    if record is None:
+        return None
+    conflicts = [
+        idx
+        for idx, entry in written.items()
+        if (stored := record.grades.get(idx)) is not None
+        and stored.deadline is not None
+        and entry.deadline is not None
+        and stored.deadline != entry.deadline
+    ]
+    if not conflicts:
+        return record
+    course = grades.courses.get(course_id, consistent=True)
+    if course is None:
+        return record
+    fresh: dict[int, GradeEntry] = {}
+    for idx in conflicts:
+        activity = course.activity_by_idx(idx)
+        if activity is None:
+            continue
+        progress = grades.progress.get(learner_id, activity.activity_id, consistent=True)
+        grade = grade_from_timeline(progress, grades.minimum_questions(activity.activity_id), activity.gau, now)
+        fresh[idx] = GradeEntry.of(grade, progress.version, activity.gau)
+    return grades.enrollments.set_grades(course_id, learner_id, fresh, fresh=True) or record

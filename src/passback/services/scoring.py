@@ -37,6 +37,7 @@ from passback.ids import platform_id, platform_key_lti11, platform_key_lti13
 from passback.messages import ActivityMessage, LearnerRef, ScoreMessage, parse_product_message
 from passback.observability import count, logger
 from passback.queues import PRODUCT_ATTRIBUTE, Queues
+from passback.services.grades import CourseGrades, settle
 from passback.services.pool import run_all
 from passback.services.sync import SyncService
 
@@ -106,7 +107,9 @@ class ScoringService:
         workers: int = 8,
         statuses: MessageStatuses | None = None,
         clock_skew: timedelta = DEFAULT_SKEW,
+        grades: CourseGrades | None = None,
     ) -> None:
+        self.grades = grades or CourseGrades(progress, enrollments, catalog, courses)
         self.catalog = catalog
         self.learners = learners
         self.progress = progress
@@ -220,9 +223,10 @@ class ScoringService:
             placed = course.activities[message.activity_id]
             grade = grade_from_timeline(current, minimum, placed.gau, now)
             # set_grades writes only when the entry is newer than the stored one (a duplicate writes nothing).
-            record = self.enrollments.set_grades(
-                course.course_id, learner_id, {placed.idx: GradeEntry.of(grade, current.version)}
-            )
+            written = {placed.idx: GradeEntry.of(grade, current.version, placed.gau)}
+            record = self.enrollments.set_grades(course.course_id, learner_id, written)
+            # A deadline changed while this batch held the course: the grade under the current one wins.
+            record = settle(self.grades, course.course_id, learner_id, written, record, now)
             if record is not None:
                 stored.append(record)
         return Applied(
