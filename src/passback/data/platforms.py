@@ -106,16 +106,21 @@ class PlatformRepository:
     def add_deployment(self, issuer: str, client_id: str, deployment_id: str, now: datetime) -> None:
         Deployment(issuer=issuer, client_id=client_id, deployment_id=deployment_id, created_at=now).save()
 
-    def set_legacy_consumer(self, issuer: str, client_id: str, consumer_key: str | None) -> bool:
-        """Tie this 1.3 registration to the LTI 1.1 consumer it was (None unties); False if no such registration."""
+    def set_legacy_consumer(
+        self, issuer: str, client_id: str, consumer_key: str | None, *, by: str = "operator"
+    ) -> bool:
+        """Tie this 1.3 registration to the LTI 1.1 consumer it was (None unties); False if no such registration.
+
+        `by` is "operator" (`link-legacy`: a claim for another consumer is then refused) or "claim" (the
+        first verified `lti1p1` claim: a verified claim for another consumer of the same LMS still continues)."""
         pk, sk = Platform.keys_for(issuer=issuer, client_id=client_id)
-        action = (
-            Platform.legacy_consumer_key.remove()
+        actions: list[Any] = (
+            [Platform.legacy_consumer_key.remove(), Platform.legacy_tied_by.remove()]
             if consumer_key is None
-            else Platform.legacy_consumer_key.set(consumer_key)
+            else [Platform.legacy_consumer_key.set(consumer_key), Platform.legacy_tied_by.set(by)]
         )
         try:
-            Platform(pk=pk, sk=sk).update(actions=[action], condition=Platform.pk.exists())
+            Platform(pk=pk, sk=sk).update(actions=actions, condition=Platform.pk.exists())
         except UpdateError as error:
             if is_conditional_failure(error):
                 return False
