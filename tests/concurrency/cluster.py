@@ -69,9 +69,9 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
-            out = worker.stdout.read() if worker.stdout is not None else ""
-            lines = [line for line in (out or "").splitlines() if line.startswith("{")]
-            self.results.append(json.loads(lines[-1]) if lines else {"delivered": 0, "failed": 0, "lost": True})
+        for log in self.logs:
+            done = log.with_suffix(".json")
+            self.results.append(json.loads(done.read_text()) if done.exists() else {"delivered": 0, "failed": 0})
 
     def failures_logged(self) -> list[str]:
         """Lines the workers logged about failed invocations (a batch returned to the queue)."""
@@ -88,6 +88,7 @@ def cluster(env: Any, tmp: Path, *, processes: int, per_queue: int = 1) -> Itera
     moto.start()
     made: Cluster | None = None
     stack: Stack | None = None
+    workers: list[subprocess.Popen[str]] = []
     try:
         for name in list(os.environ):
             if name.startswith(("PASSBACK_", "AWS_")):
@@ -106,30 +107,41 @@ def cluster(env: Any, tmp: Path, *, processes: int, per_queue: int = 1) -> Itera
         stack = Stack(dict(os.environ))
         env.setenv("PASSBACK_BASE_URL", stack.base_url)
         container.reset()
+        logs = [tmp / f"worker-{n}.log" for n in range(processes)]
         queues = json.dumps({name: stack.queue_urls[name] for name in QUEUES})
-        workers, logs = [], []
-        for n in range(processes):
-            log = tmp / f"worker-{n}.log"
-            logs.append(log)
-            workers.append(
-                subprocess.Popen(
-                    [sys.executable, str(WORKER), queues, str(per_queue)],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=log.open("w"),
-                    text=True,
-                    env=dict(os.environ),
-                )
-            )
-        for worker in workers:
-            assert worker.stdout is not None
-            assert worker.stdout.readline().strip() == "ready", "a worker process did not start"
+        workers.extend(_start_worker(queues, per_queue, log) for log in logs)
+        _wait_ready(workers, logs)
         made = Cluster(stack, workers, logs)
         yield made
     finally:
-        if made is not None:
-            made.stop()
-        if stack is not None:
-            stack.close()
-        container.reset()
-        moto.stop()
+        try:
+            if made is not None:
+                made.stop()
+            for worker in workers:  # a set-up that failed half-way
+                if worker.poll() is None:
+                    worker.kill()
+            if stack is not None:
+                stack.close()
+            container.reset()
+        finally:
+            moto.stop()
+
+
+def _start_worker(queues: str, per_queue: int, log: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), queues, str(per_queue), str(log)],
+        stdin=subprocess.PIPE,
+        # Logs to a file: a pipe nobody reads would fill and stop the worker mid-run.
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ),
+    )
+
+
+def _wait_ready(workers: list[subprocess.Popen[str]], logs: list[Path]) -> None:
+    started = time.monotonic()
+    while not all(log.with_suffix(".ready").exists() for log in logs):
+        if time.monotonic() - started > 120 or any(w.poll() is not None for w in workers):
+            raise AssertionError("a worker process did not start; see " + ", ".join(map(str, logs)))
+        time.sleep(0.2)

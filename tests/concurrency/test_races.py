@@ -214,3 +214,37 @@ def test_a_score_dated_a_year_ahead_is_refused_and_later_real_scores_still_count
     attributes = parked[0]["MessageAttributes"]
     assert attributes["reason"]["StringValue"] == "occurred_at in the future"
     assert "clock" in attributes["detail"]["StringValue"]
+
+
+def test_a_launch_refreshing_an_enrollment_a_grade_write_changed_meanwhile_re_applies_instead_of_a_500(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the concurrency suite: the retry after a lost race sent PynamoDB's version increment
+    # twice, DynamoDB refused the update, and the launch answered 500.
+    from passback.data import enrollments as module
+    from passback.domain.records import GradeEntry
+
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    repository = container.enrollments()
+    learner = course.learners["sam"]
+    real_get = module.Enrollment.get
+    raced: list[bool] = []
+
+    def get_then_a_grade_lands(*args: Any, **kwargs: Any) -> Any:
+        item = real_get(*args, **kwargs)
+        if not raced:
+            raced.append(True)  # another worker's grade write, right after our read
+            repository.set_grades(
+                course.course_id, learner, {0: GradeEntry(value=80.0, answered=3, progress_version=9)}
+            )
+        return item
+
+    monkeypatch.setattr(module.Enrollment, "get", get_then_a_grade_lands)
+    repository.update_identity(
+        course.course_id, learner, role="learner", lms_user_id="sam", name="Sam Renamed", email="sam@example.edu"
+    )
+    monkeypatch.setattr(module.Enrollment, "get", real_get)
+
+    refreshed = course.enrollment("sam")
+    assert refreshed.name == "Sam Renamed"
+    assert refreshed.grades[0].value == 80.0

@@ -1,8 +1,9 @@
 """One worker process: the score and release handlers polling their queues, as Lambda instances do.
 
 Run by `test_workers.py` and `bench/concurrency.py` with the stack's environment (moto server
-endpoint, table and queue names). Polls until its stdin closes, then prints what it handled as
-one JSON line. Each poller runs one handler invocation at a time, like one Lambda instance.
+endpoint, table and queue names). Its logs go to its stdout (a file the parent chose); it
+touches `<state>.ready` once polling and, when its stdin closes, writes what it handled to
+`<state>.json`. Each poller runs one handler invocation at a time, like one Lambda instance.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from pathlib import Path
 
 
 def main() -> int:
@@ -20,7 +22,8 @@ def main() -> int:
     from passback.local.template import Template, default_template_path
 
     queues: dict[str, str] = json.loads(sys.argv[1])
-    per_queue = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    per_queue = int(sys.argv[2])
+    state = Path(sys.argv[3])
     pollers: list[QueuePoller] = []
     for definition in Template(default_template_path()).functions():
         for source in definition.sqs:
@@ -42,11 +45,12 @@ def main() -> int:
             )
     for poller in pollers:
         poller.start()
-    print("ready", flush=True)
+    state.with_suffix(".ready").touch()
     sys.stdin.read()  # the parent closes our stdin to stop us
     for poller in pollers:
         poller.stop()
-    print(json.dumps({"delivered": sum(p.delivered for p in pollers), "failed": sum(p.failed for p in pollers)}))
+    handled = {"delivered": sum(p.delivered for p in pollers), "failed": sum(p.failed for p in pollers)}
+    state.with_suffix(".json").write_text(json.dumps(handled))
     return 0
 
 

@@ -56,7 +56,8 @@ def set_up(served: Served, lms: LmsEmulator) -> None:
         if user != "teacher":
             lms.add_user(user, name=f"Student {user}", email=f"{user}@example.edu")
             lms.enroll(CONTEXT, user, "student")
-        response = lms.lti13_launch(requests.Session(), "restart-tool", user, CONTEXT, LINK)
+        # A generous timeout: the first launches on a loaded machine are slow, and this test is not about them.
+        response = lms.lti13_launch(requests.Session(), "restart-tool", user, CONTEXT, LINK, timeout=60)
         assert response.status_code in (200, 303), response.text[:300]
 
 

@@ -20,7 +20,8 @@ from passback.domain.records import (
 )
 from passback.domain.release import ReleasePolicy
 from passback.domain.targets import NO_TARGET_LTI11
-from passback.services.gradebook import MARKS, Tone, build_view, format_grade, format_when, history_csv, to_csv
+from passback.services.gradebook import MARKS, Tone, build_view, format_grade, format_when
+from passback.services.gradebook_export import history_csv, to_csv
 from passback.services.gradebook_select import ViewOptions, select
 from passback.web import gradebook_page, gradebook_table
 

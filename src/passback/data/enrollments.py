@@ -142,7 +142,9 @@ class EnrollmentRepository:
         for _ in range(_MAX_RACES):
             item = Enrollment.get(pk, sk, consistent_read=True)
             try:
-                item.update(actions=actions)
+                # A copy each try: PynamoDB appends its version increment to the list it is given, and
+                # a retry with two would be refused (a lost race on a launch answering 500).
+                item.update(actions=list(actions))
             except UpdateError as error:
                 if is_conditional_failure(error):
                     continue

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from passback.data.config_models import Consumer, Deployment, Platform
 from passback.data.errors import is_conditional_failure
@@ -59,23 +60,45 @@ class PlatformRepository:
         now: datetime,
         registered_by: str | None = None,
     ) -> Platform:
-        """Register, or update in place: the same issuer and client id is one item, never two."""
+        """Register, or update in place: the same issuer and client id is one item, never two.
+
+        An update sets only the registration's own fields, never the whole item: a launch tying the
+        platform to its LTI 1.1 consumer (or an operator's `link-legacy`) between this read and this
+        write must not be undone by a re-registration (docs/migration.md)."""
         existing = self.get(issuer, client_id)
-        platform = Platform(
-            issuer=issuer,
-            client_id=client_id,
-            platform_id=platform_id(platform_key_lti13(issuer)),
-            name=name,
-            login_url=login_url,
-            token_url=token_url,
-            jwks_url=jwks_url,
-            token_audience=token_audience,
-            created_at=existing.created_at if existing else now,
-            registered_by=registered_by or (existing.registered_by if existing else None),
-            updated_at=now if existing else None,
-            legacy_consumer_key=existing.legacy_consumer_key if existing else None,
-        )
-        platform.save()
+        if existing is None:
+            platform = Platform(
+                issuer=issuer,
+                client_id=client_id,
+                platform_id=platform_id(platform_key_lti13(issuer)),
+                name=name,
+                login_url=login_url,
+                token_url=token_url,
+                jwks_url=jwks_url,
+                token_audience=token_audience,
+                created_at=now,
+                registered_by=registered_by,
+            )
+            try:
+                platform.save(condition=Platform.pk.does_not_exist())
+            except PutError as error:
+                if not is_conditional_failure(error):
+                    raise
+                existing = platform  # a racing registration created it first: update that one
+        if existing is not None:
+            pk, sk = Platform.keys_for(issuer=issuer, client_id=client_id)
+            actions: list[Any] = [
+                Platform.login_url.set(login_url),
+                Platform.token_url.set(token_url),
+                Platform.jwks_url.set(jwks_url),
+                Platform.updated_at.set(now),
+                Platform.name.set(name) if name else Platform.name.remove(),
+                Platform.token_audience.set(token_audience) if token_audience else Platform.token_audience.remove(),
+            ]
+            if registered_by:
+                actions.append(Platform.registered_by.set(registered_by))
+            Platform(pk=pk, sk=sk).update(actions=actions, condition=Platform.pk.exists())
+            platform = Platform.get(pk, sk, consistent_read=True)
         for deployment_id in deployment_ids:
             Deployment(issuer=issuer, client_id=client_id, deployment_id=deployment_id, created_at=now).save()
         return platform
@@ -83,16 +106,21 @@ class PlatformRepository:
     def add_deployment(self, issuer: str, client_id: str, deployment_id: str, now: datetime) -> None:
         Deployment(issuer=issuer, client_id=client_id, deployment_id=deployment_id, created_at=now).save()
 
-    def set_legacy_consumer(self, issuer: str, client_id: str, consumer_key: str | None) -> bool:
-        """Tie this 1.3 registration to the LTI 1.1 consumer it was (None unties); False if no such registration."""
+    def set_legacy_consumer(
+        self, issuer: str, client_id: str, consumer_key: str | None, *, by: str = "operator"
+    ) -> bool:
+        """Tie this 1.3 registration to the LTI 1.1 consumer it was (None unties); False if no such registration.
+
+        `by` is "operator" (`link-legacy`: a claim for another consumer is then refused) or "claim" (the
+        first verified `lti1p1` claim: a verified claim for another consumer of the same LMS still continues)."""
         pk, sk = Platform.keys_for(issuer=issuer, client_id=client_id)
-        action = (
-            Platform.legacy_consumer_key.remove()
+        actions: list[Any] = (
+            [Platform.legacy_consumer_key.remove(), Platform.legacy_tied_by.remove()]
             if consumer_key is None
-            else Platform.legacy_consumer_key.set(consumer_key)
+            else [Platform.legacy_consumer_key.set(consumer_key), Platform.legacy_tied_by.set(by)]
         )
         try:
-            Platform(pk=pk, sk=sk).update(actions=[action], condition=Platform.pk.exists())
+            Platform(pk=pk, sk=sk).update(actions=actions, condition=Platform.pk.exists())
         except UpdateError as error:
             if is_conditional_failure(error):
                 return False

@@ -32,7 +32,7 @@ from passback.domain.merges import (
     sign_merge_link,
     verify_merge_link,
 )
-from passback.domain.records import CourseRecord, EnrollmentRecord
+from passback.domain.records import CellRecord, CourseRecord, EnrollmentRecord
 from passback.mailer import Mail, Mailer
 from passback.observability import count, logger
 from passback.services.grades import CourseGrades
@@ -255,10 +255,43 @@ class MergeService:
         theirs = self.cells.for_learner(course.course_id, kept)
         for link_id, cell in self.cells.for_learner(course.course_id, enrollment.learner_id).items():
             if link_id not in theirs:
-                # The cell carries the LTI 1.1 target (sourcedid) and the AGS timestamp floor: both move.
-                self.cells.save(replace(cell, learner_id=kept, status=None, message=None, version=None))
+                self._move_cell(cell, kept)
             self.cells.delete(course.course_id, enrollment.learner_id, link_id)
         self.enrollments.delete(course.course_id, enrollment.learner_id)
+
+    def _move_cell(self, cell: CellRecord, kept: str) -> None:
+        """The cell carries the LTI 1.1 target (sourcedid) and the AGS timestamp floor: both move.
+
+        A sync may create the kept learner's cell meanwhile (the lost race of a request path): then
+        the target and the floor are put on that cell, re-read and re-applied, never a 500.
+        """
+        moved = replace(
+            cell,
+            learner_id=kept,
+            status=None,
+            message=None,
+            version=None,
+            claim_id=None,
+            claim_until=None,
+            claim_value=None,
+            dirty=False,
+        )
+        for _ in range(8):
+            try:
+                self.cells.save(moved)
+                return
+            except Conflict:
+                current = self.cells.get(cell.course_id, kept, cell.link_id, consistent=True)
+                if current is None:
+                    moved = replace(moved, version=None)
+                    continue
+                moved = replace(
+                    current,
+                    sourcedid=current.sourcedid or cell.sourcedid,
+                    outcome_service_url=current.outcome_service_url or cell.outcome_service_url,
+                    sent_ts=max(current.sent_ts or 0, cell.sent_ts or 0) or None,
+                )
+        raise Conflict(f"cell {cell.course_id}/{kept}/{cell.link_id} kept changing during a merge")
 
     def leave_apart(self, request: MergeRecord, now: datetime, why: str) -> None:
         """Declined or expired: the provisional learner stays a learner of its own, no longer pending."""

@@ -25,23 +25,25 @@ from passback.domain.delivery import (
     CellState,
     CellStatus,
     Decision,
-    FailureKind,
     RetryPlan,
     claim_is_live,
-    lms_errors_are_retried,
     next_score_timestamp,
     stops_sending,
     sync_decision,
 )
-from passback.domain.grading import AssignedActivity, Owed, two_link_styles
-from passback.domain.migration import migrated_target
+from passback.domain.grading import Owed
 from passback.domain.records import Attempt, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
-from passback.domain.targets import AgsTarget, Target, no_target_no_passback
+from passback.domain.targets import Target
 from passback.lms.errors import LmsError
 from passback.lms.gateway import LmsGateway
 from passback.observability import count, logger
+from passback.services.owed import link_owes, link_target
+from passback.services.sync_failures import failed_cell, status_message
 
 _TERMINAL = {CellStatus.LMS_ERROR, CellStatus.USER_NOT_IN_COURSE, CellStatus.LMS_NEWER, CellStatus.GAVE_UP}
+# link_owes and link_target moved to services/owed.py; callers still import them from here.
+__all__ = ["SyncOutcome", "SyncService", "link_owes", "link_target"]
+
 _RACES = 8
 _EXPIRE_TRIES = 4
 
@@ -75,41 +77,6 @@ class SyncOutcome:
     learner_id: str
     status: str | None
     sent: bool
-
-
-def link_owes(course: CourseRecord, enrollment: EnrollmentRecord, link: LinkRecord, now: datetime) -> Owed:
-    assigned = []
-    for activity in course.activities.values():
-        entry = enrollment.grades.get(activity.idx)
-        assigned.append(
-            AssignedActivity(
-                activity_id=activity.activity_id,
-                released=course.released(activity.activity_id, now),
-                grade=entry.value if entry else None,
-                answered=entry.answered if entry else 0,
-            )
-        )
-    return two_link_styles(link.activity_id, assigned)
-
-
-def link_target(
-    course: CourseRecord, link: LinkRecord, enrollment: EnrollmentRecord, cell: CellRecord | None
-) -> Target | str:
-    if course.lti13_issuer:  # an LTI 1.1 course now launched through 1.3: each link its protocol
-        return migrated_target(
-            link_lti_version=link.lti_version,
-            line_item_url=link.line_item_url,
-            lti13_user_id=enrollment.lti13_user_id,
-            outcome_service_url=cell.outcome_service_url if cell else None,
-            sourcedid=cell.sourcedid if cell else None,
-        )
-    return no_target_no_passback(
-        lti_version=course.lti_version,
-        line_item_url=link.line_item_url,
-        lms_user_id=enrollment.lms_user_id,
-        outcome_service_url=cell.outcome_service_url if cell else None,
-        sourcedid=cell.sourcedid if cell else None,
-    )
 
 
 class SyncService:
@@ -303,7 +270,7 @@ class SyncService:
                 replace(
                     current,
                     status=decision.status,
-                    message=_status_message(decision.status, target),
+                    message=status_message(decision.status, target),
                     owed_value=owed.value,
                     next_attempt_at=None,
                     updated_at=now,
@@ -368,7 +335,7 @@ class SyncService:
                 released = replace(
                     released,
                     status=decision.status,
-                    message=_status_message(decision.status, target),
+                    message=status_message(decision.status, target),
                     owed_value=owed.value,
                     next_attempt_at=None,
                     updated_at=now,
@@ -464,82 +431,17 @@ class SyncService:
         return SyncOutcome(state.link.link_id, state.enrollment.learner_id, cell.status, sent=sent)
 
     def _failed(
-        self,
-        cell: CellRecord,
-        error: LmsError,
-        value: float,
-        timestamp: int,
-        owed: Owed,
-        now: datetime,
-        target: Target | None = None,
+        self, cell: CellRecord, error: LmsError, value: float, timestamp: int, owed: Owed, now: datetime, target: Target
     ) -> CellRecord:
-        attempts = cell.attempts + (0 if error.deferred else 1)
-        first = cell.first_failure_at or now
-        attempt = Attempt(at=now, value=value, outcome=error.kind.value, status=error.status, message=error.message)
-        history = cell.history if error.deferred else (*cell.history, attempt)
-        base = replace(
+        return failed_cell(
             cell,
-            owed_value=owed.value,
-            failed_value=value,
-            sent_ts=max(cell.sent_ts or 0, timestamp),
-            attempts=attempts,
-            first_failure_at=first,
-            history=history,
-            updated_at=now,
+            error,
+            value,
+            timestamp,
+            owed,
+            now,
+            target,
+            retry_plan=self.retry_plan,
+            jitter=self._jitter,
+            courses=self.courses,
         )
-        if error.kind is FailureKind.RETRYABLE:
-            at = lms_errors_are_retried(
-                first_failure=first,
-                attempts=max(1, attempts),
-                now=now,
-                jitter=self._jitter(),
-                retry_after_seconds=error.retry_after,
-                plan=self.retry_plan,
-            )
-            if at is None:
-                count("GaveUp")
-                return replace(
-                    base,
-                    status=CellStatus.GAVE_UP,
-                    next_attempt_at=None,
-                    message=f"{error.message} Gave up after an hour of failures: use resync.",
-                )
-            count("FailedRetryable")
-            return replace(base, status=CellStatus.RETRYING, next_attempt_at=at, message=error.message)
-        if error.kind is FailureKind.USER_NOT_IN_COURSE:
-            count("UserNotInCourse")
-            return replace(
-                base,
-                status=CellStatus.USER_NOT_IN_COURSE,
-                next_attempt_at=None,
-                message=f"{error.message} {delivery.USER_NOT_IN_COURSE_EXPLANATION}",
-            )
-        if error.kind is FailureKind.COLUMN_DELETED and isinstance(target, AgsTarget):
-            # Every cell of the link shares the column: mark the link so none of them POSTs again.
-            self.courses.mark_line_item_deleted(cell.course_id, cell.link_id, target.line_item_url)
-            return replace(
-                base,
-                status=CellStatus.COLUMN_DELETED,
-                next_attempt_at=None,
-                message=delivery.COLUMN_DELETED_EXPLANATION,
-            )
-        if error.kind is FailureKind.LMS_NEWER:
-            count("LmsNewer")
-            return replace(
-                base,
-                status=CellStatus.LMS_NEWER,
-                next_attempt_at=None,
-                message=f"{error.message} {delivery.LMS_NEWER_EXPLANATION}",
-            )
-        count("FailedPermanent")
-        return replace(base, status=CellStatus.LMS_ERROR, next_attempt_at=None, message=error.message)
-
-
-def _status_message(status: CellStatus, target: Target | str) -> str:
-    if status is CellStatus.NO_TARGET and isinstance(target, str):
-        return target
-    if status is CellStatus.NOT_RELEASED:
-        return delivery.NOT_RELEASED_MESSAGE
-    if status is CellStatus.MERGE_PENDING:
-        return delivery.MERGE_PENDING_MESSAGE
-    return delivery.BELOW_THRESHOLD_MESSAGE

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from passback import container
 from passback.observability import logger
-from passback.services.gradebook import GradebookView, history_csv, to_csv
+from passback.services.gradebook import GradebookView
+from passback.services.gradebook_export import history_csv, to_csv
 from passback.services.gradebook_select import ViewOptions, select
 from passback.web import gradebook_live, gradebook_page, pages, session
 from passback.web.http import HttpRequest, WebResponse, public_base_url

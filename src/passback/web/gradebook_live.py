@@ -43,7 +43,7 @@ SCRIPT = """
     view.submit();
     return;
   }
-  var started = Date.now(), delay = 1000, changed = false, total = 0;
+  var started = Date.now(), last = started, delay = 1000, changed = false, total = 0;
   function say(text) {  // looked up each time: the summary around it is replaced by updates
     var note = document.getElementById("live");
     if (note) { note.textContent = text; }
@@ -71,13 +71,15 @@ SCRIPT = """
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
       .then(function (data) {
         var n = apply(data.parts);
-        if (n > 0) { changed = true; total += n; say(n + " updated at " + data.at + "."); }
-        var waiting = data.sending > 0 || (!changed && Date.now() - started < 120000);
+        if (n > 0) { changed = true; total += n; last = Date.now(); say(n + " updated at " + data.at + "."); }
+        // Until nothing on the page is on its way; but not for ever: two quiet minutes end it.
+        var waiting = (data.sending > 0 || !changed) && Date.now() - last < 120000;
         if (waiting && Date.now() - started < 900000) {
           delay = Math.min(delay * 1.25, 6000);
           setTimeout(tick, delay);
         } else {
-          say("Up to date at " + data.at + (total ? " (" + total + " updated)." : "."));
+          say((data.sending > 0 ? "Still on its way at " + data.at + ": use Refresh later"
+                                : "Up to date at " + data.at) + (total ? " (" + total + " updated)." : "."));
         }
       })
       .catch(function (error) { say("Live updates stopped (" + error.message + "): use Refresh."); });
