@@ -192,3 +192,21 @@ def test_a_response_whose_data_was_tampered_is_refused_by_the_platform_and_creat
     assert replay.status_code == 400
     assert "already answered" in replay.text
     assert len(lms.links(CONTEXT)) == 1
+
+
+def test_a_search_cannot_inject_directives_into_the_pickers_content_security_policy(stack: Stack, lms: Any) -> None:
+    # lms_origin rides in a form field (the page's frame-ancestors); an edited one must not add directives.
+    setup(stack, lms)
+    picker = lms.open_deep_linking(requests.Session(), CLIENT_ID, "teacher", CONTEXT)
+    search = parse_page(picker.text).forms[0]
+    hostile = "https://lms.example; script-src 'unsafe-inline' *"
+    found = requests.post(
+        f"{stack.base_url}/lti13/deep-link",
+        data={**search.fields, "q": "genetics", "action": "search", "lms_origin": hostile},
+        timeout=10,
+    )
+    assert found.status_code == 200
+    policy = found.headers["Content-Security-Policy"]
+    assert "script-src" not in policy
+    assert "unsafe-inline" not in policy
+    assert "unsafe-inline" not in found.text
