@@ -305,3 +305,41 @@ def test_a_cell_whose_sender_died_mid_send_is_redriven_after_its_lease_when_its_
     finally:
         dying.buried.set()
         dead.join(30)
+
+
+def test_a_claim_taken_late_in_a_long_invocation_holds_its_full_lease_from_when_it_was_taken(
+    stack: Stack, lms: Any, clock: Any, held: HeldSend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invocation passes one `now` to every cell it syncs (a release chunk may take its whole
+    120 s). A claim it takes late must still hold 120 s from when it was taken: a lease counted
+    from the invocation's start would end while its holder is still sending, and a second holder
+    would post the same cell at the same time (for LTI 1.1, with no timestamp, in any order)."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    scores = poller(stack, "ScoreQueue")
+    sync = container.sync()
+    real_sync_learner = sync.sync_learner
+    first_call = threading.Event()
+
+    def after_a_long_while(*args: Any, **kwargs: Any) -> Any:
+        if not first_call.is_set():
+            first_call.set()
+            clock.advance(seconds=110)  # the invocation spent 110 s on other work before this cell
+        return real_sync_learner(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "sync_learner", after_a_long_while)
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=2))])
+    first = in_background(scores.poll_once)  # claims at its now + 110 s; its POST is held
+    assert held.entered.wait(30)
+    clock.advance(seconds=15)  # 15 s into the claim: it is live
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 70.0, clock.now - timedelta(seconds=1))])
+    assert scores.poll_once() == 1
+    posted_while_held = [s for s in lms.score_history() if s["user_id"] == "sam"]
+    cell = course.cell("sam", "link-quiz-1")
+    held.release.set()
+    first.join(30)
+    stack.drain()
+
+    assert posted_while_held == [], "a second sender posted while the first still held its claim"
+    assert (cell.claim_value, cell.dirty) == (60.0, True)
+    assert course.lms_grade("sam", "link-quiz-1") == 70.0
+    assert_timestamps_increase(lms, "sam")
