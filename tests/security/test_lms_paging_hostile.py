@@ -117,3 +117,10 @@ def test_a_column_list_longer_than_the_page_cap_is_an_error_not_a_partial_list(s
     servers["lms"] = Server(answer)
     with pytest.raises(LmsError, match="more than"):
         LineItemsClient(_ags()).list(ENDPOINT, servers["lms"].base + "/lineitems", {}, scopes=("s",))
+
+
+def test_a_roster_answer_without_a_members_list_is_an_error_not_an_empty_roster(servers: dict[str, Server]) -> None:
+    # Taken for an empty roster, it would mark every learner of the course gone.
+    servers["lms"] = Server(lambda _path: ({"id": "x", "context": {"id": "c"}}, None))
+    with pytest.raises(LmsError, match="no members list"):
+        RosterClient(_ags()).members(ENDPOINT, servers["lms"].base + "/members")

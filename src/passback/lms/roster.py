@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from passback.domain.delivery import FailureKind
 from passback.domain.roster import ACTIVE, Member
 from passback.lms.ags import AgsClient
 from passback.lms.errors import LmsError
@@ -72,7 +73,14 @@ def _members(response: requests.Response) -> list[dict[str, Any]]:
     except ValueError as error:
         raise LmsError("The LMS's roster answer is not JSON.", status=response.status_code) from error
     members = data.get("members") if isinstance(data, dict) else None
-    return [m for m in members if isinstance(m, dict)] if isinstance(members, list) else []
+    if not isinstance(members, list):
+        # Read as an empty page, it would mark every learner gone (absent from the roster).
+        raise LmsError(
+            "The LMS's roster answer has no members list; Passback changed nothing.",
+            status=response.status_code,
+            kind=FailureKind.PERMANENT,
+        )
+    return [m for m in members if isinstance(m, dict)]
 
 
 def _member(data: dict[str, Any]) -> Member | None:
