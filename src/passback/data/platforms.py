@@ -140,6 +140,9 @@ class PlatformRepository:
         return [item for item in Platform.by_kind.query("platform") if isinstance(item, Platform)]
 
 
+RECHECK_SECONDS = 10.0
+
+
 class ConsumerRepository:
     """LTI 1.1 consumers; the shared secrets are in one Secrets Manager document by consumer key."""
 
@@ -163,14 +166,24 @@ class ConsumerRepository:
             value = self._secrets.read(fresh=True).get(consumer_key)
         return value if isinstance(value, str) else None
 
-    def secrets(self, consumer_key: str, now: datetime) -> list[str]:
+    def secrets(self, consumer_key: str, now: datetime, *, recheck: bool = False) -> list[str]:
         """The secrets a launch or an outcome may use now: the current one, then the previous one
-        while its grace period after a rotation lasts (so the LMS can be updated at its own pace)."""
-        current = self.secret(consumer_key)
+        while its grace period after a rotation lasts (so the LMS can be updated at its own pace).
+        `recheck` (a signature none of the cached secrets verified): read the document again unless
+        this container read it in the last RECHECK_SECONDS, so an LMS already switched to a rotated
+        secret is not refused for the cache's five minutes (and forged launches cannot make every
+        request a Secrets Manager call)."""
+        if recheck:
+            document = self._secrets.read(max_age=RECHECK_SECONDS)
+            value = document.get(consumer_key)
+            current = value if isinstance(value, str) else None
+        else:
+            current = self.secret(consumer_key)
+            document = self._secrets.read()
         if current is None:
             return []
         found = [current]
-        previous = self._secrets.read().get(_previous_entry(consumer_key))
+        previous = document.get(_previous_entry(consumer_key))
         if isinstance(previous, dict) and isinstance(previous.get("secret"), str):
             until = datetime.fromisoformat(str(previous.get("until")))
             if now < until and previous["secret"] != current:
