@@ -265,3 +265,41 @@ def test_rule7_a_score_applied_with_the_course_read_before_a_deadline_change_doe
     assert (entry.value, entry.zero) == (0.0, True)
     stack.drain()
     assert course.lms_grade("sam", "link-quiz-1") == 0.0
+
+
+def test_rule7_a_deadline_regrade_that_read_progress_before_a_score_does_not_leave_the_older_grade(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 18: the deadline's regrade settles a conflict from fresh reads, but a score lands between
+    its read of the progress and its write (the score computed under the course as it was before the
+    deadline). The regrade's write, under the right deadline but from the older progress, must not be
+    the last word: the on-time report that arrived late counts."""
+    import json
+
+    from passback.data.progress import ProgressRepository
+    from passback.messages import parse_product_message
+
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 88.0, clock.now - timedelta(hours=2))])
+    stack.drain()
+    idx = course.record().activities["quiz-1"].idx
+    stale = {course.course_id: course.record()}  # a batch's course cache, read before the deadline
+    on_time_but_slow = parse_product_message(
+        json.dumps(score(course.ref("sam"), "quiz-1", 3, 93.0, clock.now - timedelta(minutes=90)))
+    )
+    real_get = ProgressRepository.get
+    armed = [True]
+
+    def get(self: ProgressRepository, learner_id: str, activity_id: str, *, consistent: bool = False) -> Any:
+        found = real_get(self, learner_id, activity_id, consistent=consistent)
+        if consistent and armed[0]:
+            armed[0] = False  # the score lands now: after this read, before the regrade's write
+            container.scoring().apply(on_time_but_slow, clock.now, stale)
+        return found
+
+    monkeypatch.setattr(ProgressRepository, "get", get)
+    container.course_settings().set_gau(course.course_id, "quiz-1", clock.now - timedelta(hours=1), clock.now)
+    stack.drain()
+    assert not armed[0], "the interleaving did not happen"
+    entry = course.enrollment("sam").grades[idx]
+    assert entry.value == 93.0

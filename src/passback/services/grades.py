@@ -9,6 +9,7 @@ from datetime import datetime
 from passback.data.catalog import ActivityRepository
 from passback.data.courses import CourseRepository
 from passback.data.enrollments import EnrollmentRepository
+from passback.data.errors import Conflict
 from passback.data.progress import ProgressRepository
 from passback.domain.grading import grade_from_timeline
 from passback.domain.progress import Progress
@@ -106,15 +107,35 @@ def settle(
     ]
     if not conflicts:
         return record
-    course = grades.courses.get(course_id, consistent=True)
-    if course is None:
-        return record
-    fresh: dict[int, GradeEntry] = {}
-    for idx in conflicts:
-        activity = course.activity_by_idx(idx)
-        if activity is None:
-            continue
-        progress = grades.progress.get(learner_id, activity.activity_id, consistent=True)
-        grade = grade_from_timeline(progress, grades.minimum_questions(activity.activity_id), activity.gau, now)
-        fresh[idx] = GradeEntry.of(grade, progress.version, activity.gau)
-    return grades.enrollments.set_grades(course_id, learner_id, fresh, fresh=True) or record
+    # A fresh write can itself race: another score (or another deadline change) may land between its
+    # reads and its write, and a fresh write replaces a grade of another deadline whatever its progress
+    # version. So read again after each fresh write, and stop only once the stored grade is of the
+    # deadline that stands and of at least the progress version read (review 18).
+    for _ in range(_SETTLE_ROUNDS):
+        course = grades.courses.get(course_id, consistent=True)
+        if course is None:
+            return record
+        fresh: dict[int, GradeEntry] = {}
+        for idx in conflicts:
+            activity = course.activity_by_idx(idx)
+            if activity is None:
+                continue
+            progress = grades.progress.get(learner_id, activity.activity_id, consistent=True)
+            grade = grade_from_timeline(progress, grades.minimum_questions(activity.activity_id), activity.gau, now)
+            fresh[idx] = GradeEntry.of(grade, progress.version, activity.gau)
+        if all(_settled(record.grades.get(idx), entry) for idx, entry in fresh.items()):
+            return record
+        record = grades.enrollments.set_grades(course_id, learner_id, fresh, fresh=True) or record
+    raise Conflict(f"grades of {learner_id} in {course_id} kept changing while settling a deadline change")
+
+
+_SETTLE_ROUNDS = 8
+
+
+def _settled(stored: GradeEntry | None, current: GradeEntry) -> bool:
+    """The stored grade was computed under the deadline that stands, from at least the progress read."""
+    return (
+        stored is not None
+        and stored.deadline == current.deadline
+        and stored.progress_version >= current.progress_version
+    )
