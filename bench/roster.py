@@ -74,7 +74,12 @@ def main() -> None:
         lms.add_link(context, "quiz-link", title="Quiz 1", custom={"activity_id": "quiz-1"})
         stack.send_messages([activity("quiz-1", "Quiz 1", min_questions=1)])
         stack.drain()
-        response = stack.launch13(lms, "teacher", context, "quiz-link")
+        import requests
+
+        from stack_harness import CLIENT_ID
+
+        # A long timeout: the first launch imports the launch function (slow on a loaded machine).
+        response = lms.lti13_launch(requests.Session(), CLIENT_ID, "teacher", context, "quiz-link", timeout=120)
         course_id = response.headers["Location"].split("/gradebook/")[1].split("?")[0]
         stack.drain()  # the first instructor launch's read (the teacher alone)
         with lms.lms.state.lock:

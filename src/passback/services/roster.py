@@ -9,6 +9,7 @@ roster writes nothing.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from passback.lms.roster import RosterClient
 from passback.observability import count, logger
 from passback.services.grades import CourseGrades
 from passback.services.jobs import CourseJobs
+from passback.services.pool import run_all
 
 if TYPE_CHECKING:
     from passback.services.merges import MergeService
@@ -65,7 +67,10 @@ class RosterService:
         lms: LmsGateway,
         client: RosterClient,
         merges: MergeService | None = None,
+        *,
+        workers: int = 16,
     ) -> None:
+        self.workers = workers
         self.courses = courses
         self.enrollments = enrollments
         self.learners = learners
@@ -129,21 +134,37 @@ class RosterService:
             pages = number
             say(f"read page {number} of the roster ({so_far} members so far)")
 
-        members = self.client.members(endpoint, source.memberships_url, on_page=page_read)
+        # What Passback knows is read before the roster: a learner who launches while a long roster is
+        # read is absent from it, and must not be taken for one who left (marked gone) by a later look.
         known = self._known(course_id)
+        members = self.client.members(endpoint, source.memberships_url, on_page=page_read)
         plan = roster_changes(members, known.values())
         say(f"{len(members)} members: {len(plan.new)} new, {len(plan.status)} changed")
-        waiting = 0
-        added = 0
-        for index, member in enumerate(plan.new, start=1):
-            if self._add(course, member, now):
-                added += 1
-            else:
-                waiting += 1
-            if index % 500 == 0:
-                say(f"added {index} of {len(plan.new)} learners")
-        for learner_id, status in plan.status:
-            self.enrollments.set_lms_status(course_id, learner_id, status)
+        outcomes: list[bool] = []
+        failures: list[tuple[object, Exception]] = []
+        lock = threading.Lock()
+
+        def add(member: Member) -> None:
+            done = self._add(course, member, now)
+            with lock:
+                outcomes.append(done)
+                if len(outcomes) % 500 == 0:
+                    say(f"added {len(outcomes)} of {len(plan.new)} learners")
+
+        # Each new member is a few independent reads and conditional writes: in parallel, so the first
+        # read of a 5,000-member course fits one job (services/jobs.py runs the course's chunks the same way).
+        run_all(plan.new, add, self.workers, on_error=lambda item, error: failures.append((item, error)))
+        run_all(
+            plan.status,
+            lambda change: self.enrollments.set_lms_status(course_id, change[0], change[1]),
+            self.workers,
+            on_error=lambda item, error: failures.append((item, error)),
+        )
+        if failures:
+            # The table failed (not the LMS): fail the job so SQS runs it again; what was written stays written.
+            raise RuntimeError(f"{len(failures)} roster changes failed; first: {failures[0][1]!r}") from failures[0][1]
+        added = sum(outcomes)
+        waiting = len(outcomes) - added
         queued = False
         if added or plan.returned:
             # Rule 13: what is owed to them (grades from earlier work, deadline zeros) can reach the LMS now.
