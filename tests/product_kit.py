@@ -45,7 +45,7 @@ class Product:
         }
         if scope is not None:
             form["scope"] = scope
-        return requests.post(f"{self.base_url}/api/v1/token", data=form, timeout=10)
+        return requests.post(f"{self.base_url}/api/v1/token", data=form, timeout=60)
 
     def token(self, scope: str | None = None) -> str:
         answer = self.token_response(scope=scope)
@@ -57,14 +57,14 @@ class Product:
             f"{self.base_url}/api/v1/messages",
             json={"messages": messages},
             headers={"Authorization": f"Bearer {token or self.token()}"},
-            timeout=10,
+            timeout=60,
         )
 
     def status(self, message_id: str, token: str | None = None) -> requests.Response:
         return requests.get(
             f"{self.base_url}/api/v1/messages/{message_id}",
             headers={"Authorization": f"Bearer {token or self.token()}"},
-            timeout=10,
+            timeout=60,
         )
 
     def rotate(self) -> Product:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -386,3 +387,43 @@ def test_cli_output_carries_no_log_lines(aws: dict[str, str], capsys: pytest.Cap
     status, out, _ = run(capsys, "activities", "put", "--id", "quiz-1", "--title", "Quiz 1")
     assert status == 0
     assert out == "quiz-1: Quiz 1 (grade registers at 1 questions)\n"
+
+
+def test_a_launch_signed_with_a_secret_rotated_by_another_process_is_accepted_without_waiting_for_the_cache(
+    stack: Any, lms: Any, aws: dict[str, str], clock: Any
+) -> None:
+    """The operator rotates from a laptop (another process) and the LMS admin pastes the new secret
+    at once: a warm container, whose copy of the secrets is minutes old, still takes the launch."""
+    from datetime import UTC, datetime, timedelta
+
+    from passback.data.platforms import ConsumerRepository
+    from passback.data.secret_store import SecretDocument
+    from stack_harness import activity
+
+    key = "rotating-lms"
+    stack.register_lti11(lms, key=key, secret="before-rotation")
+    stack.send_messages([activity("quiz-1", "Quiz 1")])
+    stack.drain()
+    lms.add_course("hist-1", "History")
+    lms.add_user("ada", name="Ada Lovelace", email="ada@example.edu")
+    lms.enroll("hist-1", "ada", "student")
+    lms.add_link("hist-1", "quiz-link", title="Quiz 1", custom={"activity_id": "quiz-1"})
+    warm = stack.launch11(lms, "ada", "hist-1", "quiz-link", custom={"activity_id": "quiz-1"}, key=key)
+    assert warm.status_code in (200, 302, 303), warm.text[:300]  # this container now holds the secrets
+
+    elsewhere = ConsumerRepository(SecretDocument(container.consumers()._secrets.secret_id))
+    elsewhere.rotate(consumer_key=key, secret="after-rotation", now=datetime.now(UTC), grace=timedelta(hours=1))
+    lms.register_tool(  # the LMS now signs with the new one (its admin pasted it)
+        f"lti11-{key}",
+        login_url=f"{stack.base_url}/lti13/login",
+        launch_url=f"{stack.base_url}/lti13/launch",
+        jwks_url=f"{stack.base_url}/.well-known/jwks.json",
+        deployment_ids=["unused"],
+        lti11_consumer_key=key,
+        lti11_secret="after-rotation",
+    )
+    container.consumers()._secrets._loaded_at = time.monotonic() - 60  # read a minute ago: still cached
+    assert "after-rotation" not in container.consumers().secrets(key, datetime.now(UTC))
+
+    rotated = stack.launch11(lms, "ada", "hist-1", "quiz-link", custom={"activity_id": "quiz-1"}, key=key)
+    assert rotated.status_code in (200, 302, 303), rotated.text[:300]

@@ -248,3 +248,98 @@ def test_a_launch_refreshing_an_enrollment_a_grade_write_changed_meanwhile_re_ap
     refreshed = course.enrollment("sam")
     assert refreshed.name == "Sam Renamed"
     assert refreshed.grades[0].value == 80.0
+
+
+class DyingSend:
+    """The LMS gateway whose first send never returns: its process died (SIGKILL) mid-send.
+
+    The "dead" thread is held until the test ends, then leaves without posting or recording anything.
+    """
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.entered = threading.Event()
+        self.buried = threading.Event()
+        self._first = threading.Lock()
+
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        if self._first.acquire(blocking=False):
+            self.entered.set()
+            self.buried.wait(60)
+            return None  # the test is over: this "dead" sender just records nothing it did
+        return self.real.send(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_a_cell_whose_sender_died_mid_send_is_redriven_after_its_lease_when_its_input_is_redelivered_early(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed `passback serve` gives its in-flight messages back at once on restart, before the dead
+    holder's lease ends: the redelivery finds the claim "live" and held for the value it owes. It must
+    leave a mark so that the sweep takes the cell over once the lease ends; nothing else ever would."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    scores = poller(stack, "ScoreQueue")
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=5))])
+    stack.drain()
+    assert course.lms_grade("sam", "link-quiz-1") == 60.0
+    dying = DyingSend(container.sync().lms)
+    monkeypatch.setattr(container.sync(), "lms", dying)
+    newer = score(course.ref("sam"), "quiz-1", 2, 70.0, clock.now - timedelta(seconds=1))
+    stack.send_messages([newer])
+    dead = in_background(scores.poll_once)  # claims the cell for 70, then dies before the POST
+    try:
+        assert dying.entered.wait(30)
+        stack.send_messages([newer])  # the restart gives the in-flight message back at once
+        assert scores.poll_once() == 1
+        stack.drain()
+        clock.advance(seconds=121)  # the dead holder's lease ends
+        stack.sweep()
+        stack.drain()
+
+        assert course.lms_grade("sam", "link-quiz-1") == 70.0
+        cell = course.cell("sam", "link-quiz-1")
+        assert (cell.status, cell.sent_value, cell.claim_id) == ("synced", 70.0, None)
+        assert_timestamps_increase(lms, "sam")
+    finally:
+        dying.buried.set()
+        dead.join(30)
+
+
+def test_a_claim_taken_late_in_a_long_invocation_holds_its_full_lease_from_when_it_was_taken(
+    stack: Stack, lms: Any, clock: Any, held: HeldSend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invocation passes one `now` to every cell it syncs (a release chunk may take its whole
+    120 s). A claim it takes late must still hold 120 s from when it was taken: a lease counted
+    from the invocation's start would end while its holder is still sending, and a second holder
+    would post the same cell at the same time (for LTI 1.1, with no timestamp, in any order)."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    scores = poller(stack, "ScoreQueue")
+    sync = container.sync()
+    real_sync_learner = sync.sync_learner
+    first_call = threading.Event()
+
+    def after_a_long_while(*args: Any, **kwargs: Any) -> Any:
+        if not first_call.is_set():
+            first_call.set()
+            clock.advance(seconds=110)  # the invocation spent 110 s on other work before this cell
+        return real_sync_learner(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "sync_learner", after_a_long_while)
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=2))])
+    first = in_background(scores.poll_once)  # claims at its now + 110 s; its POST is held
+    assert held.entered.wait(30)
+    clock.advance(seconds=15)  # 15 s into the claim: it is live
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 70.0, clock.now - timedelta(seconds=1))])
+    assert scores.poll_once() == 1
+    posted_while_held = [s for s in lms.score_history() if s["user_id"] == "sam"]
+    cell = course.cell("sam", "link-quiz-1")
+    held.release.set()
+    first.join(30)
+    stack.drain()
+
+    assert posted_while_held == [], "a second sender posted while the first still held its claim"
+    assert (cell.claim_value, cell.dirty) == (60.0, True)
+    assert course.lms_grade("sam", "link-quiz-1") == 70.0
+    assert_timestamps_increase(lms, "sam")

@@ -14,8 +14,9 @@ def decide(owed: float | None, cell: CellState, *, released: bool = True) -> Act
     return sync_decision(owed=owed, released=released, has_target=True, merge_pending=False, cell=cell, now=NOW).action
 
 
-def test_a_sender_finding_the_claim_held_for_the_value_it_owes_sends_nothing() -> None:
-    assert decide(70.0, CellState(status="synced", sent_value=60.0, claimed=True, claimed_value=70.0)) is Action.NOTHING
+def test_a_sender_finding_the_claim_held_for_the_value_it_owes_sends_nothing_but_leaves_a_mark() -> None:
+    # Not a second POST; but a mark (DEFER), so a holder that died mid-send is taken over by the sweep.
+    assert decide(70.0, CellState(status="synced", sent_value=60.0, claimed=True, claimed_value=70.0)) is Action.DEFER
 
 
 def test_a_sender_finding_the_claim_held_for_another_value_defers_to_its_holder() -> None:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_serve_answers_jwks_with_the_tool_public_key(served: Served) -> None:
-    response = requests.get(f"{served.base_url}/.well-known/jwks.json", timeout=10)
+    response = requests.get(f"{served.base_url}/.well-known/jwks.json", timeout=60)
     assert response.status_code == 200
     keys = response.json()["keys"]
     assert len(keys) == 1
@@ -89,7 +89,7 @@ def test_cli_verbs_reach_the_local_stack_through_its_state_file(served: Served) 
 
 def test_ctrl_c_stops_serve_cleanly(tmp_path: Path) -> None:
     stack = start_serve(tmp_path)
-    assert requests.get(f"{stack.base_url}/.well-known/jwks.json", timeout=10).status_code == 200
+    assert requests.get(f"{stack.base_url}/.well-known/jwks.json", timeout=60).status_code == 200
     assert stop_serve(stack) == 0
     assert not stack.state_file.exists()
     with pytest.raises(requests.ConnectionError):

@@ -100,7 +100,7 @@ def test_serve_killed_mid_stream_comes_back_with_its_data_and_every_accepted_sco
         sender.start()
         assert kill.wait(120), "the scores did not go out"
         served.process.send_signal(signal.SIGKILL)
-        served.process.wait(timeout=10)
+        served.process.wait(timeout=60)
         sender.join(timeout=60)
         assert len(accepted) == len(STUDENTS)
         held_at_kill = lms.gradebook().get(CONTEXT, {})

@@ -44,7 +44,7 @@ class Consumer:
 
     def launch(self, user: str, link: str, roles: str = "Learner") -> tuple[requests.Response, dict[str, str]]:
         params = self.lms.lti11_launch_params(KEY, self.launch_url, user, CONTEXT, link, roles=roles)
-        response = requests.post(self.launch_url, data=params, allow_redirects=False, timeout=10)
+        response = requests.post(self.launch_url, data=params, allow_redirects=False, timeout=60)
         return response, params
 
 
@@ -89,7 +89,7 @@ def read_result(lms: LmsEmulator, sourcedid: str) -> str | None:
     url, headers, _ = client.sign(
         lms.outcomes_url, http_method="POST", body=body, headers={"Content-Type": "application/xml"}
     )
-    response = requests.post(url, data=body.encode(), headers=headers, timeout=10)
+    response = requests.post(url, data=body.encode(), headers=headers, timeout=60)
     assert response.status_code == 200, response.text[:500]
     root = ET.fromstring(response.content)  # noqa: S314 - the emulator's own answer
     status = root.find(f".//{{{NS}}}imsx_codeMajor")

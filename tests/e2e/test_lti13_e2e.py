@@ -93,7 +93,7 @@ def session_of(response: requests.Response) -> tuple[str, str]:
     found = re.search(r"/gradebook/([^?]+)\?t=([^&]+)", location)
     assert found, location
     browser = requests.Session()
-    assert browser.get(location, timeout=10).status_code == 200
+    assert browser.get(location, timeout=60).status_code == 200
     return found.group(1), str(browser.cookies["pb_session"])
 
 
@@ -149,8 +149,8 @@ def test_an_instructor_session_of_one_platform_cannot_open_the_other_platforms_g
     a, b = platforms
     cid_a, session_a = session_of(a.launch("teacher"))
     cid_b, _ = session_of(b.launch("teacher"))
-    own = requests.get(f"{served.base_url}/gradebook/{cid_a}", cookies={"pb_session": session_a}, timeout=10)
+    own = requests.get(f"{served.base_url}/gradebook/{cid_a}", cookies={"pb_session": session_a}, timeout=60)
     assert own.status_code == 200
-    other = requests.get(f"{served.base_url}/gradebook/{cid_b}", cookies={"pb_session": session_a}, timeout=10)
+    other = requests.get(f"{served.base_url}/gradebook/{cid_b}", cookies={"pb_session": session_a}, timeout=60)
     assert other.status_code == 403
     assert "Biology 101 (B)" not in other.text

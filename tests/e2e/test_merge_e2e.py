@@ -113,10 +113,10 @@ def test_rule12_work_by_email_then_a_launch_with_that_email_merges_once_confirme
         assert found
         course = found.group(1)
         browser = requests.Session()  # the one-time URL sets the session cookie, reloads use it
-        assert browser.get(teacher.headers["Location"], timeout=10).status_code == 200
+        assert browser.get(teacher.headers["Location"], timeout=60).status_code == 200
 
         def gradebook() -> str:
-            return browser.get(f"{served.base_url}/gradebook/{course}", timeout=10).text
+            return browser.get(f"{served.base_url}/gradebook/{course}", timeout=60).text
 
         # The product work must be applied before the launch, or there is nothing to merge.
         wait_for(lambda: has_progress(served, address, activity), what="the product work")
@@ -139,15 +139,15 @@ def test_rule12_work_by_email_then_a_launch_with_that_email_merges_once_confirme
         assert "merge pending" in gradebook()
         assert lms.gradebook().get(context, {}).get("mia", {}).get("quiz-link") is None
 
-        page = requests.get(link.group(1), timeout=10)
+        page = requests.get(link.group(1), timeout=60)
         assert page.status_code == 200
         token = link.group(1).split("token=", 1)[1]
-        confirmed = requests.post(f"{served.base_url}/merge/confirm", data={"token": token}, timeout=10)
+        confirmed = requests.post(f"{served.base_url}/merge/confirm", data={"token": token}, timeout=60)
         assert confirmed.status_code == 200, confirmed.text[:500]
 
         wait_for(lambda: lms.gradebook().get(context, {}).get("mia", {}).get("quiz-link") == 85.0, what="the grade")
         assert cell_statuses(served, course) == ["synced"]
-        replay = requests.post(f"{served.base_url}/merge/confirm", data={"token": token}, timeout=10)
+        replay = requests.post(f"{served.base_url}/merge/confirm", data={"token": token}, timeout=60)
         assert replay.status_code == 409
         listed = served.cli("merges", "list").stdout
         assert "confirmed" in listed

@@ -44,7 +44,7 @@ def raw_post(client: PassbackClient, messages: list[Any], token: str | None = No
         f"{client.base_url}/api/v1/messages",
         json={"messages": messages},
         headers={"Authorization": f"Bearer {token or client.token()}"},
-        timeout=10,
+        timeout=60,
     )
 
 

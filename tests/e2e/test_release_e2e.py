@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -192,7 +192,8 @@ def test_rule7_a_past_deadline_gives_one_zero_to_each_learner_without_a_grade_ev
     send_scores(served, lms, {"dee": 80.0}, quiz)  # immediate policy, the default: it goes now
     wait_for(lambda: lms.posts(context), what="Dee's grade in the LMS")
 
-    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    # Just past, and after Dee's work: a deadline before it would cut her 80 too (issue 18, case 2).
+    past = datetime.now(UTC).isoformat()
     served.cli("gau", "set", "--course", cid, "--activity", quiz, "--at", past, "--yes")
     command = [sys.executable, "-m", "passback.cli", "--state-file", str(served.state_file), "sweep"]
     sweeps = [

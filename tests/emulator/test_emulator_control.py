@@ -60,11 +60,11 @@ def test_main_prints_its_config_as_one_json_line_and_stops_on_sigterm() -> None:
         assert config["token_url"] == config["base_url"] + "/token"
         assert requests.get(config["jwks_url"], timeout=5).json()["keys"]
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate(timeout=10)
+        proc.communicate(timeout=60)
 
 
 def test_full_scenario_through_the_control_api(client: EmulatorClient, fake_tool: FakeTool) -> None:

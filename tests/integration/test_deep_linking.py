@@ -49,7 +49,7 @@ def test_the_picker_lists_the_catalog_with_titles_and_minimum_questions_and_sear
     assert "frame-ancestors" in picker.headers["Content-Security-Policy"]
     search = parse_page(picker.text).forms[0]
     found = requests.post(
-        f"{stack.base_url}/lti13/deep-link", data={**search.fields, "q": "genetics", "action": "search"}, timeout=10
+        f"{stack.base_url}/lti13/deep-link", data={**search.fields, "q": "genetics", "action": "search"}, timeout=60
     )
     assert found.status_code == 200
     assert "Genetics quiz" in found.text
@@ -135,8 +135,8 @@ def test_a_replayed_deep_linking_id_token_is_refused(stack: Stack, lms: Any) -> 
     login = Step("GET", lms.tool_registration(CLIENT_ID)["login_url"], params)
     auth = navigate(session, follow_login_to_auth(session, login, lms.auth_url, 10), 10)
     form = parse_page(auth.text).forms[0]
-    first = session.post(form.action, data=form.fields, timeout=10)
-    again = session.post(form.action, data=form.fields, timeout=10)
+    first = session.post(form.action, data=form.fields, timeout=60)
+    again = session.post(form.action, data=form.fields, timeout=60)
     assert first.status_code == 200
     assert "Add to the course" in first.text
     assert again.status_code == 403
@@ -163,8 +163,8 @@ def test_an_edited_picker_request_is_refused_and_a_picker_answers_once(stack: St
     assert tampered.status_code == 403
     assert "altered" in tampered.text
     good = {**form.fields, "pick-0000": "a:quiz-1", "action": "add"}
-    assert session.post(url, data=good, timeout=10).status_code == 200
-    twice = session.post(url, data=good, timeout=10)
+    assert session.post(url, data=good, timeout=60).status_code == 200
+    twice = session.post(url, data=good, timeout=60)
     assert twice.status_code == 403
     assert "already sent" in twice.text
 
@@ -181,14 +181,32 @@ def test_a_response_whose_data_was_tampered_is_refused_by_the_platform_and_creat
     claims = response_claims(answer)
     claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] = "dl-forged"
     forged = jwt.utils.base64url_encode(jwt.api_jws.json.dumps(claims).encode()).decode()
-    refused = session.post(form.action, data={"JWT": f"{header}.{forged}.{signature}"}, timeout=10)
+    refused = session.post(form.action, data={"JWT": f"{header}.{forged}.{signature}"}, timeout=60)
     assert refused.status_code == 400
     assert "signature" in refused.text
     assert lms.links(CONTEXT) == []
     assert lms.line_items(CONTEXT) == []
     # The untouched response still goes through once, and only once.
-    assert session.post(form.action, data=form.fields, timeout=10).status_code == 200
-    replay = session.post(form.action, data=form.fields, timeout=10)
+    assert session.post(form.action, data=form.fields, timeout=60).status_code == 200
+    replay = session.post(form.action, data=form.fields, timeout=60)
     assert replay.status_code == 400
     assert "already answered" in replay.text
     assert len(lms.links(CONTEXT)) == 1
+
+
+def test_a_search_cannot_inject_directives_into_the_pickers_content_security_policy(stack: Stack, lms: Any) -> None:
+    # lms_origin rides in a form field (the page's frame-ancestors); an edited one must not add directives.
+    setup(stack, lms)
+    picker = lms.open_deep_linking(requests.Session(), CLIENT_ID, "teacher", CONTEXT)
+    search = parse_page(picker.text).forms[0]
+    hostile = "https://lms.example; script-src 'unsafe-inline' *"
+    found = requests.post(
+        f"{stack.base_url}/lti13/deep-link",
+        data={**search.fields, "q": "genetics", "action": "search", "lms_origin": hostile},
+        timeout=60,
+    )
+    assert found.status_code == 200
+    policy = found.headers["Content-Security-Policy"]
+    assert "script-src" not in policy
+    assert "unsafe-inline" not in policy
+    assert "unsafe-inline" not in found.text

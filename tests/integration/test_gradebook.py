@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import timedelta
 from html import unescape
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 import requests
 
@@ -431,6 +434,29 @@ def test_a_gradebook_ticket_works_once(stack: Any, demo: dict[str, Any]) -> None
     chemistry = forge_session(course_of(demo["chem-110"].gradebook_url))
     foreign = session.ticket(keys, chemistry, now=utcnow())
     assert requests.get(url.split("?", 1)[0], params={"t": foreign}, timeout=30).status_code == 403
+
+
+def test_a_gradebook_ticket_never_carries_the_pages_form_token(stack: Any, demo: dict[str, Any]) -> None:
+    # A ticket is a signed, not encrypted, token in a URL that gets pasted into support tickets and
+    # chats: whatever it carries is public. The CSRF value must not be among it, or a spent URL
+    # plus the (partitioned) cookie is enough for a forged form inside the LMS's pages.
+    url = demo["bio-101"].gradebook_url
+    ticket = parse_qs(urlsplit(url).query)["t"][0]
+    first = requests.get(url, timeout=30)
+    assert first.status_code == 200
+    page_csrf = hidden_fields(first.text)["csrf"]
+    claims = jwt.decode(ticket, options={"verify_signature": False})
+    assert "csrf" not in claims
+    keys = container.tool_keys()
+    current = session.verify(keys, hidden_fields(first.text)["s"], now=utcnow())
+    again = session.ticket(keys, current, now=utcnow())  # what the 303 after an action carries
+    assert "csrf" not in jwt.decode(again, options={"verify_signature": False})
+    assert page_csrf not in json.dumps(jwt.decode(again, options={"verify_signature": False}))
+    # Redeeming it gives a working session with a form token of its own.
+    redeemed = session.redeem(keys, again, now=utcnow(), consume=lambda _jti, _until: True)
+    assert redeemed.csrf
+    assert redeemed.csrf != current.csrf
+    assert session.verify(keys, redeemed.token, now=utcnow()).csrf == redeemed.csrf
 
 
 def test_a_time_zone_the_launch_carries_is_the_pages_until_the_page_asks_for_another(stack: Any, lms: Any) -> None:

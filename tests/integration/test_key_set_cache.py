@@ -34,7 +34,7 @@ def launch_with_kid(lms: Any, kid: str, user: str = "ann") -> requests.Response:
     session = requests.Session()
     state, nonce, url = lms.start_login(session, CLIENT_ID, user, "chem-1", "reading-link")
     token = lms.sign_id_token(lms.base_claims(CLIENT_ID, user, "chem-1", "reading-link", nonce=nonce), kid=kid)
-    return session.post(url, data={"id_token": token, "state": state}, allow_redirects=False, timeout=10)
+    return session.post(url, data={"id_token": token, "state": state}, allow_redirects=False, timeout=60)
 
 
 def refused_for_unknown_key(response: requests.Response) -> bool:

@@ -108,7 +108,7 @@ class RacingClient(LineItemsClient):
         found = super().find(*args, **kwargs)
         if not getattr(self._first, "done", False):
             self._first.done = True
-            self._barrier.wait(timeout=10)
+            self._barrier.wait(timeout=60)
         return found
 
 

@@ -41,7 +41,7 @@ class Lti11Platform:
         return dict(self.lms.lti11_launch_params(key, kw.pop("url", self.launch_url), user, "hist-1", link, **kw))
 
     def post(self, params: dict[str, str], url: str | None = None) -> requests.Response:
-        return requests.post(url or self.launch_url, data=params, allow_redirects=False, timeout=10)
+        return requests.post(url or self.launch_url, data=params, allow_redirects=False, timeout=60)
 
 
 def signed_again(params: dict[str, str], url: str, secret: str = CONSUMER_SECRET) -> dict[str, str]:

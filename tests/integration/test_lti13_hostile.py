@@ -40,7 +40,7 @@ class Login:
         self, token: str, *, state: str | None = None, session: requests.Session | None = None
     ) -> requests.Response:
         form = {"id_token": token, "state": self.state if state is None else state}
-        return (session or self.session).post(self.launch_url, data=form, allow_redirects=False, timeout=10)
+        return (session or self.session).post(self.launch_url, data=form, allow_redirects=False, timeout=60)
 
 
 @dataclass
@@ -227,7 +227,7 @@ def test_a_token_issued_two_days_ago_is_refused_even_with_a_valid_exp(platform: 
 def test_a_launch_without_state_is_refused(platform: Platform) -> None:
     login = platform.login()
     response = login.session.post(
-        login.launch_url, data={"id_token": platform.sign(login.claims)}, allow_redirects=False, timeout=10
+        login.launch_url, data={"id_token": platform.sign(login.claims)}, allow_redirects=False, timeout=60
     )
     assert_refused(response, 400, "state")
 
@@ -286,7 +286,7 @@ def test_on_https_the_state_cookie_is_cross_site_and_partitioned(platform: Platf
         params=params,
         headers={"X-Forwarded-Proto": "https"},
         allow_redirects=False,
-        timeout=10,
+        timeout=60,
     )
     assert response.status_code == 302
     cookie = response.headers["Set-Cookie"]
@@ -382,7 +382,7 @@ def test_a_login_for_an_unregistered_issuer_is_refused(platform: Platform) -> No
         f"{platform.stack.base_url}/lti13/login",
         params={"iss": "https://lms.attacker.example", "login_hint": "sam", "client_id": CLIENT_ID},
         allow_redirects=False,
-        timeout=10,
+        timeout=60,
     )
     assert_refused(response, 403, "issuer")
 
@@ -392,7 +392,7 @@ def test_a_login_for_an_unregistered_client_id_is_refused(platform: Platform) ->
         f"{platform.stack.base_url}/lti13/login",
         data={"iss": platform.lms.issuer, "login_hint": "sam", "client_id": "no-such-client"},
         allow_redirects=False,
-        timeout=10,
+        timeout=60,
     )
     assert_refused(response, 403, "client id")
 
@@ -402,14 +402,14 @@ def test_a_login_with_an_overlong_issuer_is_refused(platform: Platform) -> None:
         f"{platform.stack.base_url}/lti13/login",
         data={"iss": "https://" + "x" * 5000, "login_hint": "sam", "client_id": "c" * 5000},
         allow_redirects=False,
-        timeout=10,
+        timeout=60,
     )
     assert_refused(response, 403, "issuer")
 
 
 def test_a_login_without_login_hint_is_refused(platform: Platform) -> None:
     response = requests.get(
-        f"{platform.stack.base_url}/lti13/login", params={"iss": platform.lms.issuer}, allow_redirects=False, timeout=10
+        f"{platform.stack.base_url}/lti13/login", params={"iss": platform.lms.issuer}, allow_redirects=False, timeout=60
     )
     assert_refused(response, 400, "login request")
 
@@ -424,7 +424,7 @@ def test_an_unknown_issuer_or_client_id_never_gives_a_500(platform: Platform, wh
             f"{platform.stack.base_url}/lti13/login",
             params={"iss": iss, "login_hint": "sam", "client_id": client},
             allow_redirects=False,
-            timeout=10,
+            timeout=60,
         )
     else:
         login = platform.login()

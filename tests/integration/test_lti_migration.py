@@ -232,3 +232,32 @@ def test_the_gradebook_page_says_which_protocol_each_cell_uses(stack: Stack, lms
     assert 'title="sent by AGS (LTI 1.3)">1.3</span>' in page.text  # Sam, seen through 1.3
     assert 'title="sent by Basic Outcomes (LTI 1.1)">1.1</span>' in page.text  # Ria, not yet
     assert cid in teacher.headers["Location"]
+
+
+def test_a_verified_claim_for_a_second_consumer_of_the_same_lms_is_not_refused_by_an_earlier_claims_tie(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    """One LMS, two LTI 1.1 consumer keys (two sub-accounts, say), one 1.3 registration: the first verified
+    claim ties the platform to its consumer, and a launch from the other consumer's course, whose claim
+    verifies with that consumer's own secret, must continue too (no operator chose the first one)."""
+    cid = course_used_through_lti11(stack, lms, clock)
+    container.consumers().add(consumer_key="school-annex", secret="annex-secret", name="Annex", now=clock.now)
+    lms_moves_to_lti13(stack, lms)
+    assert f"/gradebook/{cid}?" in launch13(lms, "teacher").headers["Location"]
+    lms.migrate_from_lti11(CLIENT_ID, "school-annex", "annex-secret")
+    annex = launch13(lms, "teacher")
+    assert annex.status_code == 303, annex.text[:400]
+    [platform] = container.platforms().for_issuer(lms.issuer)
+    assert platform.legacy_consumer_key == CONSUMER_KEY  # the first claim's tie stays
+
+
+def test_an_operator_tie_still_refuses_a_claim_for_another_consumer(stack: Stack, lms: Any, clock: Any) -> None:
+    course_used_through_lti11(stack, lms, clock)
+    container.consumers().add(consumer_key="school-annex", secret="annex-secret", name="Annex", now=clock.now)
+    stack.register_lti13(lms)
+    assert cli_main(["platforms", "link-legacy", "--issuer", lms.issuer, "--client-id", CLIENT_ID,
+                     "--consumer-key", CONSUMER_KEY]) == 0  # fmt: skip
+    lms.migrate_from_lti11(CLIENT_ID, "school-annex", "annex-secret")
+    refused = launch13(lms, "teacher")
+    assert refused.status_code == 403
+    assert "tied it to another consumer" in refused.text

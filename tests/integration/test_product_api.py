@@ -152,8 +152,8 @@ def test_an_email_another_product_vouched_for_is_refused_and_a_race_is_dead_lett
 def test_no_token_is_401_and_a_token_without_the_scope_is_403_before_the_function_runs(stack: Stack) -> None:
     product = register_product(stack.base_url)
     url = f"{stack.base_url}/api/v1/messages"
-    assert requests.post(url, json={"messages": []}, timeout=10).status_code == 401
-    forged = requests.post(url, json={"messages": []}, headers={"Authorization": "Bearer abc.def.ghi"}, timeout=10)
+    assert requests.post(url, json={"messages": []}, timeout=60).status_code == 401
+    forged = requests.post(url, json={"messages": []}, headers={"Authorization": "Bearer abc.def.ghi"}, timeout=60)
     assert forged.status_code == 401
     assert forged.json() == {"message": "Unauthorized"}
     read_only = product.token(scope="scores:read")

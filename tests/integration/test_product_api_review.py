@@ -134,3 +134,17 @@ def test_a_batch_the_queue_takes_in_part_keeps_the_status_of_the_messages_it_too
     stack.drain()
     assert product.status(took["message_id"], token=token).json()["status"] == "applied"
     assert product.status(refused["message_id"], token=token).json()["status"] == "applied"
+
+
+def test_two_copies_of_a_message_settle_applied_whichever_copy_settles_first(stack: Stack, clock: Any) -> None:
+    # SQS delivers at least once, and a client retry posts again: two copies race in two score
+    # functions. The one that applied may settle after the duplicate settled "unchanged".
+    statuses = container.message_statuses()
+    for first, second in (("unchanged", "applied"), ("applied", "unchanged")):
+        message_id = f"m-{first}"
+        assert statuses.accept("quiz-app-1", message_id, clock.now)
+        statuses.settle("quiz-app-1", message_id, first, clock.now)
+        statuses.settle("quiz-app-1", message_id, second, clock.now)
+        found = statuses.get("quiz-app-1", message_id)
+        assert found is not None
+        assert found.status == "applied"

@@ -21,11 +21,11 @@ def test_rule8_a_release_request_over_http_releases_the_activity_once(stack: Sta
 
     url = f"{stack.base_url}/api/v1/releases"
     body = {"course_id": course.course_id, "activity_id": "quiz-1", "requested_by": "ops:test"}
-    answer = requests.post(url, json=body, timeout=10)
+    answer = requests.post(url, json=body, timeout=60)
     assert answer.status_code == 202
     assert answer.json()["job_id"]
     stack.drain()
     assert {u: course.lms_grade(u, "link-quiz-1") for u in ("sam", "ria")} == {"sam": 90.0, "ria": 90.0}
 
-    refused = requests.post(url, json={"course_id": course.course_id}, timeout=10)
+    refused = requests.post(url, json={"course_id": course.course_id}, timeout=60)
     assert 400 <= refused.status_code < 500

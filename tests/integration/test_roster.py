@@ -166,3 +166,29 @@ def test_the_schedule_reads_each_roster_once_a_day(stack: Stack, lms: Any, clock
     stack.drain()
     assert lms.counters["memberships"] == 1
     assert container.enrollments().get(course.course_id, learner(course, "late")) is not None
+
+
+def test_a_learner_who_launches_while_the_roster_is_read_is_not_marked_gone(stack: Stack, lms: Any, clock: Any) -> None:
+    # The roster of a big course takes many pages; a learner who joins and launches meanwhile is
+    # absent from what was read, but must not be taken for a learner who left.
+    course = roster_course(stack, lms, unlaunched=0)
+    stack.drain()
+    service = container.roster()
+    read = service.client.members
+
+    def read_then_a_launch(*args: Any, **kwargs: Any) -> Any:
+        members = read(*args, **kwargs)
+        lms.add_user("late", name="Late Joiner", email="late@example.edu")
+        lms.enroll(CONTEXT, "late", "student")
+        stack.launch13(lms, "late", CONTEXT, "link-quiz-1")
+        return members
+
+    service.client.members = read_then_a_launch  # type: ignore[method-assign]
+    try:
+        report = service.sync(course.course_id, clock.now)
+    finally:
+        del service.client.members
+    late = container.enrollments().get(course.course_id, learner(course, "late"))
+    assert late is not None
+    assert late.lms_status is None
+    assert report.status_changed == 0

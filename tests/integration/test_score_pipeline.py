@@ -99,7 +99,11 @@ def test_rule6_nothing_is_sent_below_the_threshold_then_every_update_is(stack: S
 def test_rule3_work_before_the_first_launch_counts_once_the_learner_launches(
     stack: Stack, lms: Any, clock: Any
 ) -> None:
-    course = lti13_course(stack, lms, students=("sam",), launch_students=False)
+    # Sam joins the LMS course after the instructor's first launch read the roster (issue 19), so
+    # Passback first learns of him at his own launch.
+    course = lti13_course(stack, lms, students=(), launch_students=False)
+    lms.add_user("sam", name="Sam Student", email="sam@example.edu")
+    lms.enroll(course.context, "sam", "student")
     stack.send_messages([score(course.ref("sam"), "quiz-1", 5, 90.0, clock.now)])
     stack.drain()
     assert course.lms_grade("sam", "link-quiz-1") is None

@@ -143,3 +143,18 @@ def test_a_platform_trickling_its_answer_is_cut_off_at_the_deadline_for_the_whol
         RegistrationClient(timeout=1.0).openid_configuration(trickling_server, None)
     assert "took over" in refused.value.detail
     assert refused.value.status == 502
+
+
+def test_control_characters_from_the_platform_never_reach_the_operators_terminal() -> None:
+    issuer = "https://lms.example.edu"
+    document = configuration(issuer, f"{issuer}/register")
+    document["https://purl.imsglobal.org/spec/lti-platform-configuration"] = {
+        "product_family_code": "moodle\x1b]0;pwned\x07\x1b[2J\r\n",
+        "version": "5.1\x1b[31m",
+    }
+    parsed = parse_configuration(document, f"{issuer}/openid")
+    assert parsed.product_family_code == "moodle]0;pwned[2J"
+    assert parsed.version == "5.1[31m"
+    with pytest.raises(RegistrationRefused) as refused:
+        parse_configuration(configuration(f"{issuer}/\x1b[2J", f"{issuer}/register"), f"{issuer}/\x1b[2J/openid")
+    assert refused.value.check == "issuer"

@@ -55,6 +55,8 @@ class Platform(ConfigItem, discriminator="platform"):
     updated_at = UTCDateTimeAttribute(null=True)
     # The LTI 1.1 consumer key this platform was before it moved to 1.3 (docs/migration.md).
     legacy_consumer_key = UnicodeAttribute(null=True)
+    # Who tied it: "claim" (a verified lti1p1 claim) or "operator" (`link-legacy`; absent on older items).
+    legacy_tied_by = UnicodeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:

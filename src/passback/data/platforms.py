@@ -106,16 +106,21 @@ class PlatformRepository:
     def add_deployment(self, issuer: str, client_id: str, deployment_id: str, now: datetime) -> None:
         Deployment(issuer=issuer, client_id=client_id, deployment_id=deployment_id, created_at=now).save()
 
-    def set_legacy_consumer(self, issuer: str, client_id: str, consumer_key: str | None) -> bool:
-        """Tie this 1.3 registration to the LTI 1.1 consumer it was (None unties); False if no such registration."""
+    def set_legacy_consumer(
+        self, issuer: str, client_id: str, consumer_key: str | None, *, by: str = "operator"
+    ) -> bool:
+        """Tie this 1.3 registration to the LTI 1.1 consumer it was (None unties); False if no such registration.
+
+        `by` is "operator" (`link-legacy`: a claim for another consumer is then refused) or "claim" (the
+        first verified `lti1p1` claim: a verified claim for another consumer of the same LMS still continues)."""
         pk, sk = Platform.keys_for(issuer=issuer, client_id=client_id)
-        action = (
-            Platform.legacy_consumer_key.remove()
+        actions: list[Any] = (
+            [Platform.legacy_consumer_key.remove(), Platform.legacy_tied_by.remove()]
             if consumer_key is None
-            else Platform.legacy_consumer_key.set(consumer_key)
+            else [Platform.legacy_consumer_key.set(consumer_key), Platform.legacy_tied_by.set(by)]
         )
         try:
-            Platform(pk=pk, sk=sk).update(actions=[action], condition=Platform.pk.exists())
+            Platform(pk=pk, sk=sk).update(actions=actions, condition=Platform.pk.exists())
         except UpdateError as error:
             if is_conditional_failure(error):
                 return False
@@ -133,6 +138,9 @@ class PlatformRepository:
 
     def list_all(self) -> list[Platform]:
         return [item for item in Platform.by_kind.query("platform") if isinstance(item, Platform)]
+
+
+RECHECK_SECONDS = 10.0
 
 
 class ConsumerRepository:
@@ -158,14 +166,24 @@ class ConsumerRepository:
             value = self._secrets.read(fresh=True).get(consumer_key)
         return value if isinstance(value, str) else None
 
-    def secrets(self, consumer_key: str, now: datetime) -> list[str]:
+    def secrets(self, consumer_key: str, now: datetime, *, recheck: bool = False) -> list[str]:
         """The secrets a launch or an outcome may use now: the current one, then the previous one
-        while its grace period after a rotation lasts (so the LMS can be updated at its own pace)."""
-        current = self.secret(consumer_key)
+        while its grace period after a rotation lasts (so the LMS can be updated at its own pace).
+        `recheck` (a signature none of the cached secrets verified): read the document again unless
+        this container read it in the last RECHECK_SECONDS, so an LMS already switched to a rotated
+        secret is not refused for the cache's five minutes (and forged launches cannot make every
+        request a Secrets Manager call)."""
+        if recheck:
+            document = self._secrets.read(max_age=RECHECK_SECONDS)
+            value = document.get(consumer_key)
+            current = value if isinstance(value, str) else None
+        else:
+            current = self.secret(consumer_key)
+            document = self._secrets.read()
         if current is None:
             return []
         found = [current]
-        previous = self._secrets.read().get(_previous_entry(consumer_key))
+        previous = document.get(_previous_entry(consumer_key))
         if isinstance(previous, dict) and isinstance(previous.get("secret"), str):
             until = datetime.fromisoformat(str(previous.get("until")))
             if now < until and previous["secret"] != current:

@@ -212,6 +212,10 @@ class RateWindows:
         return True
 
 
+_OPEN = ("accepted", "dead-lettered")
+_SETTLES_FROM = {"applied": (*_OPEN, "unchanged"), "unchanged": _OPEN, "dead-lettered": _OPEN}
+
+
 class MessageStatuses:
     """Per product and message id: what became of a message posted to the API."""
 
@@ -249,7 +253,11 @@ class MessageStatuses:
         reason: str | None = None,
         detail: str | None = None,
     ) -> bool:
-        """accepted (or dead-lettered, then redriven) -> applied | unchanged | dead-lettered; once."""
+        """accepted (or dead-lettered, then redriven) -> applied | unchanged | dead-lettered; once.
+
+        Also unchanged -> applied: two copies of one message (SQS redelivers, clients repost) race, and
+        the copy that applied may settle after the duplicate settled "unchanged".
+        """
         pk, sk = MessageStatus.keys_for(product_id=product_id, message_id=message_id)
         actions: list[Any] = [MessageStatus.status.set(status), MessageStatus.updated_at.set(now)]
         actions.append(MessageStatus.reason.set(reason) if reason else MessageStatus.reason.remove())
@@ -257,7 +265,7 @@ class MessageStatuses:
         try:
             MessageStatus(pk=pk, sk=sk).update(
                 actions=actions,
-                condition=MessageStatus.status.is_in("accepted", "dead-lettered"),
+                condition=MessageStatus.status.is_in(*_SETTLES_FROM[status]),
             )
         except UpdateError as error:
             if is_conditional_failure(error):

@@ -1,7 +1,8 @@
 """JSON documents in Secrets Manager: the tool's private keys and the LTI 1.1 consumer secrets.
 
 Read once and kept for a few minutes per container (rotation reaches every container within
-that time); written only by the CLI and by the local stack's first-use key generation.
+that time; a launch whose signature no cached secret verifies reads them again sooner); written
+only by the CLI and by the local stack's first-use key generation.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ class SecretDocument:
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 
-    def read(self, *, fresh: bool = False) -> dict[str, Any]:
+    def read(self, *, fresh: bool = False, max_age: float | None = None) -> dict[str, Any]:
+        """The document, from this container's copy unless it is older than `max_age` seconds
+        (default: the cache time) or `fresh`."""
         with self._lock:
-            stale = time.monotonic() - self._loaded_at > self._cache_seconds
+            stale = time.monotonic() - self._loaded_at > (self._cache_seconds if max_age is None else max_age)
             if self._value is None or stale or fresh:
                 self._value = self._fetch()
                 self._loaded_at = time.monotonic()

@@ -201,13 +201,12 @@ def sync_decision(
     - a retry is scheduled for later and this is not a resync: wait (failures are state, not floods);
     - a value that failed permanently, or gave up, is not sent again unless resynced;
     - otherwise send the owed value (the latest: a burst sends one value, not each step);
-    - while another sender holds the cell's claim: nothing if it is sending the value owed,
-      otherwise defer to it (it decides again after recording; see `docs/architecture.md`).
+    - while another sender holds the cell's claim: defer to it (it decides again after recording;
+      see `docs/architecture.md`), even when it is sending the value owed: the mark also puts the
+      cell on the `due` index at the lease's end, so if the holder died mid-send (its input given
+      back before the lease ended, as a restarted local stack does) the sweep still takes it over.
     """
     if cell.claimed:
-        sendable = owed is not None and released and has_target
-        if sendable and cell.claimed_value == owed:
-            return Decision(Action.NOTHING)
         return Decision(Action.DEFER)
     if owed is None:
         return _record(cell, CellStatus.MERGE_PENDING if merge_pending else CellStatus.BELOW_THRESHOLD)

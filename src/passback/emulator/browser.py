@@ -19,7 +19,7 @@ import requests
 from .net import require_loopback_url
 from .wire import first_values
 
-BROWSER_TIMEOUT_S = 10.0
+BROWSER_TIMEOUT_S = 60.0  # generous: a cold launch on a loaded 2-core CI machine can take over 10 s
 _MAX_HOPS = 5
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _JS_LOCATION = re.compile(

@@ -11,11 +11,13 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from passback.clock import utcnow
+from passback.domain.delivery import FailureKind
 from passback.lms.errors import LmsError
 
 
@@ -81,6 +83,46 @@ class Http:
             raise LmsError(f"Could not connect to the LMS: {type(error).__name__}.", status=None) from error
         except requests.RequestException as error:
             raise LmsError(f"The request to the LMS failed: {type(error).__name__}.", status=None) from error
+
+
+class PageLinks:
+    """The `Link: rel="next"` chain of a paged LMS collection (AGS line items, NRPS members), followed safely.
+
+    Each page is fetched with the tool's bearer token, so a next link is followed only on the host of the
+    first page (the URL the signed launch named): a next link to any other host would hand the token to
+    it. A chain that comes back to a page already read is an LMS bug that would otherwise repeat until
+    the page cap; both are refused (permanent: retrying reads the same links).
+    """
+
+    def __init__(self, first_url: str) -> None:
+        self._origin = _origin(first_url)
+        self._seen = {first_url}
+
+    def next_url(self, response: requests.Response) -> str | None:
+        raw = response.links.get("next", {}).get("url")
+        if not raw:
+            return None
+        url = urljoin(response.url or "", str(raw))
+        if _origin(url) != self._origin:
+            raise LmsError(
+                f"The LMS's next-page link points to another host ({urlsplit(url).netloc[:100]!r}, not "
+                f"{self._origin[1]!r}); Passback does not send its token there and stopped reading.",
+                status=None,
+                kind=FailureKind.PERMANENT,
+            )
+        if url in self._seen:
+            raise LmsError(
+                "The LMS's next-page links loop back to a page already read; Passback stopped reading.",
+                status=None,
+                kind=FailureKind.PERMANENT,
+            )
+        self._seen.add(url)
+        return url
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

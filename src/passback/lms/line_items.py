@@ -15,6 +15,7 @@ import requests
 
 from passback.lms.ags import CONTAINER_TYPE, LINEITEM_READ_SCOPE, LINEITEM_SCOPE, LINEITEM_TYPE, AgsClient
 from passback.lms.errors import LmsError
+from passback.lms.http import PageLinks
 from passback.lms.tokens import TokenEndpoint
 
 PAGE_SIZE = 100
@@ -57,9 +58,10 @@ class LineItemsClient:
         found: list[LineItem] = []
         url: str | None = container_url
         query: dict[str, str] | None = {**params, "limit": str(PAGE_SIZE)}
+        links = PageLinks(container_url)
         for _ in range(MAX_PAGES):
             if url is None:
-                break
+                return found
             page_url, page_query = url, query
 
             def get(token: str, page_url: str = page_url, page_query: dict[str, str] | None = page_query) -> Any:
@@ -75,9 +77,12 @@ class LineItemsClient:
             if response.status_code != 200:
                 raise self._ags.error(endpoint, response)
             found += [item for item in map(_item, _json_list(response)) if item is not None]
-            url = _next_page(response)
+            url = links.next_url(response)
             query = None  # the next link carries its own query
-        return found
+        if url is None:
+            return found
+        # A partial list could miss the link's column and make a second one: say so instead.
+        raise LmsError(f"The LMS's column list has more than {MAX_PAGES} pages; Passback stopped reading.", status=None)
 
     def find(
         self,
@@ -161,11 +166,6 @@ class LineItemsClient:
         if response.status_code not in (200, 201, 204):
             raise self._ags.error(endpoint, response)
         return True
-
-
-def _next_page(response: requests.Response) -> str | None:
-    nxt = response.links.get("next", {}).get("url")
-    return str(nxt) if nxt else None
 
 
 def _is_json(response: requests.Response) -> bool:

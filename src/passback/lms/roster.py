@@ -13,9 +13,11 @@ from typing import Any
 
 import requests
 
+from passback.domain.delivery import FailureKind
 from passback.domain.roster import ACTIVE, Member
 from passback.lms.ags import AgsClient
 from passback.lms.errors import LmsError
+from passback.lms.http import PageLinks
 from passback.lms.tokens import TokenEndpoint
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -33,13 +35,13 @@ class RosterClient:
         """Each page of members, in order; raises LmsError (which says whether to retry)."""
         url: str | None = memberships_url
         params: dict[str, str] | None = {"limit": str(PAGE_SIZE)}
+        links = PageLinks(memberships_url)
         for _ in range(MAX_PAGES):
             if url is None:
                 return
             response = self._get(endpoint, url, params)
             yield [member for member in map(_member, _members(response)) if member is not None]
-            nxt = response.links.get("next", {}).get("url")
-            url, params = (str(nxt) if nxt else None), None
+            url, params = links.next_url(response), None
         raise LmsError(f"The course roster has more than {MAX_PAGES} pages; Passback stopped reading it.", status=None)
 
     def members(
@@ -71,7 +73,14 @@ def _members(response: requests.Response) -> list[dict[str, Any]]:
     except ValueError as error:
         raise LmsError("The LMS's roster answer is not JSON.", status=response.status_code) from error
     members = data.get("members") if isinstance(data, dict) else None
-    return [m for m in members if isinstance(m, dict)] if isinstance(members, list) else []
+    if not isinstance(members, list):
+        # Read as an empty page, it would mark every learner gone (absent from the roster).
+        raise LmsError(
+            "The LMS's roster answer has no members list; Passback changed nothing.",
+            status=response.status_code,
+            kind=FailureKind.PERMANENT,
+        )
+    return [m for m in members if isinstance(m, dict)]
 
 
 def _member(data: dict[str, Any]) -> Member | None:

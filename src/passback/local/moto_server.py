@@ -1,6 +1,6 @@
 """The local stack's AWS: moto's server, with its state kept in a journal (local/journal.py).
 
-`python -m passback.local.moto_server --host H --port P [--journal FILE]`: replays the journal
+`python -m passback.local.moto_server --host H --port P [--journal FILE [--fresh]]`: replays the journal
 into a fresh moto, then serves on H:P, journaling every accepted mutation. Without --journal it
 is plain moto in memory. Exit status 3: another server holds the journal.
 """
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument("--port", type=int, required=True, help="port to bind")
     parser.add_argument("--journal", type=Path, default=None, help="the journal file (none: memory only)")
+    parser.add_argument("--fresh", action="store_true", help="empty the journal first (once it is ours)")
     args = parser.parse_args(argv)
 
     import logging
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             print(f"{args.journal} is in use by another local stack", file=sys.stderr)
             return IN_USE
+        if args.fresh:
+            # Only under the lock: emptying a journal another server still appends to loses its data.
+            args.journal.unlink(missing_ok=True)
         replayed = replay(app, args.journal)
         print(f"replayed {replayed} requests from {args.journal}", file=sys.stderr, flush=True)
         journal = Journal(args.journal)

@@ -114,9 +114,10 @@ class StackInfo:
 class MotoServer:
     """moto in a child process; with a journal, its state survives restarts (local/journal.py)."""
 
-    def __init__(self, host: str, port: int, journal: Path | None = None) -> None:
+    def __init__(self, host: str, port: int, journal: Path | None = None, *, fresh: bool = False) -> None:
         self.host, self.port = host, port
         self.journal = journal
+        self.fresh = fresh  # the child empties the journal once it holds its lock (never another stack's)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -129,7 +130,7 @@ class MotoServer:
         command = [sys.executable, "-m", "passback.local.moto_server", "--host", self.host, "--port", str(self.port)]
         log: Any = subprocess.DEVNULL
         if self.journal is not None:
-            command += ["--journal", str(self.journal)]
+            command += ["--journal", str(self.journal), *(["--fresh"] if self.fresh else [])]
             log = (self.journal.parent / "moto.log").open("ab")
         try:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -294,7 +295,7 @@ class LocalStack:
         # The API's port first: a busy one fails here, before anything else was started.
         self._bind_gateway()
         journal = self._journal()
-        self.moto = MotoServer(self.host, self._aws_port(), journal)
+        self.moto = MotoServer(self.host, self._aws_port(), journal, fresh=self.fresh)
         self.moto.start()
         refs = self._create_resources()
         self._configure_environment(refs)
@@ -337,10 +338,7 @@ class LocalStack:
         if self.data_dir is None:
             return None
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        journal = self.data_dir / "aws-journal.jsonl"
-        if self.fresh:
-            journal.unlink(missing_ok=True)
-        return journal
+        return self.data_dir / "aws-journal.jsonl"  # `fresh`: emptied by the moto child, under its lock
 
     def _aws_port(self) -> int:
         """The given port; else, with a data folder, last run's (so a product or shell that kept

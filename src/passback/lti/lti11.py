@@ -135,13 +135,21 @@ class Lti11:
         # part of what the LMS signed; oauthlib takes the query parameters from the URL.
         signed_url = url + ("?" + urlencode(list(http.query.items())) if http.query else "")
         body = urlencode(list(form.items()))
-        # After a rotation the LMS may still sign with the previous secret (its grace period).
-        valid = any(
-            SignatureOnlyEndpoint(_Validator(secret)).validate_request(
-                signed_url, "POST", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
-            )[0]
-            for secret in secrets
-        )
+
+        # After a rotation the LMS may still sign with the previous secret (its grace period), or
+        # already with the new one this container has not read yet (recheck: read them again).
+        def verifies(candidates: list[str]) -> bool:
+            return any(
+                SignatureOnlyEndpoint(_Validator(secret)).validate_request(
+                    signed_url, "POST", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+                )[0]
+                for secret in candidates
+            )
+
+        valid = verifies(secrets)
+        if not valid:
+            rechecked = self.consumers.secrets(key, now, recheck=True)
+            valid = rechecked != secrets and verifies(rechecked)
         if not valid:
             raise LaunchRefused(
                 "signature",

@@ -8,7 +8,8 @@ lets Passback link the 1.3 identities to the 1.1 ones: a claim that does not ver
 
 A platform can also be tied to its 1.1 consumer by an operator (`passback platforms link-legacy`),
 for LMSs that keep their ids across the move and send no claim: then the launch's own ids are the
-1.1 ones. A claim naming another consumer than the tie is refused.
+1.1 ones. A claim naming another consumer than an operator's tie is refused; a tie made by an earlier
+verified claim does not refuse a verified claim for another consumer of the same LMS.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class LegacyClaims:
         if any(v is not None and (not isinstance(v, str) or not fits(v, MAX_ID_BYTES)) for v in values.values()):
             raise LaunchRefused("lti1p1", "the lti1p1 claim's ids are not strings of at most 255 bytes.", SECRET_ADVICE)
         key = str(values["oauth_consumer_key"])
-        if tied and key != tied:
+        # Only an operator's tie pins the consumer: a tie made by an earlier verified claim does not stop a
+        # verified claim for another consumer of the same LMS (two 1.1 keys, one 1.3 registration).
+        if tied and key != tied and platform is not None and platform.legacy_tied_by != "claim":
             raise LaunchRefused(
                 "lti1p1",
                 f"the launch says this LMS was LTI 1.1 consumer {key[:40]!r}, but an operator tied it to another "
@@ -98,7 +101,7 @@ class LegacyClaims:
                 status=403,
             )
         if not tied:
-            self._platforms.set_legacy_consumer(iss, client_id, key)
+            self._platforms.set_legacy_consumer(iss, client_id, key, by="claim")
         return LegacyIds(
             consumer_key=key,
             user_id=str(values["user_id"] or facts.user_id),

@@ -82,6 +82,8 @@ def origin(url: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in url or "@" in parts.netloc:
         return None
+    if not url.isprintable() or " " in url:  # control characters would reach `platforms list` on a terminal
+        return None
     if (connects_to or "").lower().strip("[]") != parts.hostname.lower():
         return None
     port = port or (443 if parts.scheme == "https" else 80)
@@ -294,4 +296,7 @@ def parse_configuration(document: dict[str, Any], url: str) -> PlatformConfigura
 
 
 def _text(value: Any) -> str | None:
-    return value[:100] if isinstance(value, str) and value else None
+    """A short label from the platform, printable only: it becomes the platform's name in `platforms list`,
+    where an escape sequence would rewrite the operator's terminal."""
+    text = "".join(c for c in value if c.isprintable())[:100] if isinstance(value, str) else ""
+    return text or None

@@ -134,8 +134,10 @@ class RosterService:
             pages = number
             say(f"read page {number} of the roster ({so_far} members so far)")
 
-        members = self.client.members(endpoint, source.memberships_url, on_page=page_read)
+        # What Passback knows is read before the roster: a learner who launches while a long roster is
+        # read is absent from it, and must not be taken for one who left (marked gone) by a later look.
         known = self._known(course_id)
+        members = self.client.members(endpoint, source.memberships_url, on_page=page_read)
         plan = roster_changes(members, known.values())
         say(f"{len(members)} members: {len(plan.new)} new, {len(plan.status)} changed")
         outcomes: list[bool] = []

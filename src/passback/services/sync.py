@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from passback.clock import utcnow
 from passback.data.cells import CellRepository
 from passback.data.courses import CourseRepository
 from passback.data.enrollments import EnrollmentRepository
@@ -283,7 +284,8 @@ class SyncService:
             replace(
                 current,
                 claim_id=uuid.uuid4().hex,
-                claim_until=now + CLAIM_LEASE,
+                # From when the claim is taken: `now` is the invocation's, maybe long ago (a release chunk).
+                claim_until=max(now, utcnow()) + CLAIM_LEASE,
                 claim_value=decision.value,
                 sent_ts=next_score_timestamp(current.sent_ts, now),
                 dirty=False,

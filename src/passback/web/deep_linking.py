@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from datetime import datetime
 from html import escape
 
@@ -35,6 +36,16 @@ th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(-
 .search input { flex: 1; padding: .3rem; }
 button { padding: .35rem .9rem; }
 """
+
+
+# An origin as it may stand in a CSP source list: scheme, host, port; nothing that could end the directive.
+ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def lms_origin_of(url: str | None) -> str | None:
+    """The origin of `url` when it is a plain origin (the form's lms_origin can be edited)."""
+    origin = origin_of(url)
+    return origin if origin and ORIGIN.fullmatch(origin) else None
 
 
 def _hash(text: str) -> str:
@@ -73,7 +84,7 @@ def open_picker(request: DeepLinkingRequest, http: HttpRequest, now: datetime) -
             http,
         )
     token = deep_linking.picker_token(container.tool_keys(), request, base_url=public_base_url(http), now=now)
-    lms_origin = origin_of(http.header("origin")) or origin_of(request.return_url)
+    lms_origin = lms_origin_of(http.header("origin")) or lms_origin_of(request.return_url)
     return _picker(request, token, "", lms_origin)
 
 
@@ -85,7 +96,7 @@ def picker_action(http: HttpRequest, now: datetime) -> WebResponse:
     try:
         if http.form.get("action") != "add":
             request = _peek(token, now)
-            return _picker(request, token or "", (http.form.get("q") or "")[:MAX_QUERY], origin_of(lms_origin))
+            return _picker(request, token or "", (http.form.get("q") or "")[:MAX_QUERY], lms_origin_of(lms_origin))
         request = deep_linking.verify_picker_token(keys, container.nonces(), token, now)
         choices = _choices(http, request)
     except LaunchRefused as error:
@@ -96,7 +107,7 @@ def picker_action(http: HttpRequest, now: datetime) -> WebResponse:
         "deep linking response",
         extra={"platform_iss": request.issuer, "context": request.context_id, "items": len(choices)},
     )
-    return_origin = origin_of(request.return_url) or "'none'"
+    return_origin = lms_origin_of(request.return_url) or "'none'"
     policy = f"default-src 'none'; script-src {_hash(AUTO_SUBMIT)}; form-action {return_origin}; base-uri 'none'"
     return WebResponse(200, form, headers={**PRIVATE, "Content-Security-Policy": policy})
 

@@ -159,7 +159,19 @@ def resync(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
 def parse_moment(text: str, zone: tzinfo = UTC) -> datetime:
     """A `datetime-local` value (a wall-clock time in the page's zone) or any ISO 8601 moment with an offset."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
+    if moment.tzinfo:
+        return moment.astimezone(UTC)
+    stored = moment.replace(tzinfo=zone).astimezone(UTC)
+    # A wall-clock time the clocks jump over (spring forward) would silently move an hour: refuse it.
+    # A time that happens twice (fall back) means its first occurrence, the earlier deadline.
+    if stored.astimezone(zone).replace(tzinfo=None) != moment:
+        raise ValueError(f"{text.strip()} does not exist in {zone} (the clocks jump over it): choose another time")
+    return stored
+
+
+def _not_a_moment(raw: str, error: ValueError) -> str:
+    said = str(error)
+    return f"{said}." if "does not exist in" in said else f"{raw!r} is not a date and time."
 
 
 def set_policy(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
@@ -175,8 +187,8 @@ def set_policy(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
     raw_date = (http.form.get("release_date") or "").strip()
     try:
         release_date = parse_moment(raw_date, zone) if raw_date else None
-    except ValueError:
-        return _refused(http, course_id, current, now, f"{raw_date!r} is not a date and time.")
+    except ValueError as error:
+        return _refused(http, course_id, current, now, _not_a_moment(raw_date, error))
     try:
         container.course_settings().set_policy(course_id, policy, release_date, now=now)
     except SettingRefused as refused:
@@ -209,8 +221,8 @@ def set_deadlines(http: HttpRequest, course_id: str, now: datetime) -> WebRespon
         title = activity.title or activity.activity_id
         try:
             gau = parse_moment(raw, zone) if raw else None
-        except ValueError:
-            refusals.append(f"{title}: {raw!r} is not a date and time.")
+        except ValueError as error:
+            refusals.append(f"{title}: {_not_a_moment(raw, error)}")
             continue
         changes.append((activity.activity_id, field, raw, gau))
     if refusals:
@@ -275,8 +287,8 @@ def extend_deadline(http: HttpRequest, course_id: str, now: datetime) -> WebResp
     raw = (http.form.get("until") or "").strip()
     try:
         gau = parse_moment(raw, zone)
-    except ValueError:
-        return _refused(http, course_id, current, now, f"{raw!r} is not a date and time.")
+    except ValueError as error:
+        return _refused(http, course_id, current, now, _not_a_moment(raw, error))
     settings = container.course_settings()
     if not _confirmed(http):
         preview = settings.preview_extend(course_id, activity_id, gau, now)

@@ -127,6 +127,11 @@ def issue(
     return _session(keys, claims, issued=now, expires=now + SESSION_LIFETIME)
 
 
+# A ticket carries no `csrf`: it is signed, not encrypted, and sits in a URL people paste; its
+# redemption draws a fresh form token (redeem()).
+_REQUIRED = {AUDIENCE: ["exp", "course", "sub", "role", "csrf"], TICKET_AUDIENCE: ["exp", "course", "sub", "role"]}
+
+
 def _decode(keys: ToolKeys, token: str | None, audience: str) -> dict[str, Any]:
     if not token:
         raise SessionError("no session: open the gradebook from the LMS")
@@ -140,7 +145,7 @@ def _decode(keys: ToolKeys, token: str | None, audience: str) -> dict[str, Any]:
             jwt.PyJWK(jwk).key,
             algorithms=["RS256"],
             audience=audience,
-            options={"verify_exp": False, "require": ["exp", "course", "sub", "role", "csrf"]},
+            options={"verify_exp": False, "require": _REQUIRED[audience]},
         )
     except jwt.InvalidTokenError as error:
         raise SessionError("the session is not valid") from error
@@ -170,7 +175,7 @@ def ticket(keys: ToolKeys, current: Session, *, now: datetime, lifetime: timedel
     claims = jwt.decode(current.token, options={"verify_signature": False, "verify_aud": False})
     expires = current.expires or now + SESSION_LIFETIME
     body = {
-        **{k: v for k, v in claims.items() if k not in ("aud", "iat", "exp")},
+        **{k: v for k, v in claims.items() if k not in ("aud", "iat", "exp", "csrf")},
         "aud": TICKET_AUDIENCE,
         "jti": uuid.uuid4().hex,
         "iat": int(now.timestamp()),
@@ -207,7 +212,8 @@ def redeem(keys: ToolKeys, token: str | None, *, now: datetime, consume: Callabl
     expires = datetime.fromtimestamp(int(claims.get("sexp") or claims["exp"]), UTC)
     if expires <= now:
         raise SessionError("the session has expired: open the gradebook from the LMS again")
-    return _session(keys, claims, issued=now, expires=expires)
+    # The ticket was public (a URL): the session gets a form token nobody has seen.
+    return _session(keys, {**claims, "csrf": secrets.token_urlsafe(24)}, issued=now, expires=expires)
 
 
 def csrf_matches(session: Session, submitted: str | None) -> bool:
