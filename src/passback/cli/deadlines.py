@@ -35,7 +35,10 @@ def iso_moment(text: str) -> datetime:
 def in_utc(moment: datetime, *, utc: bool, option: str) -> datetime:
     """The moment in UTC. A time without an offset is taken as UTC only when `--utc` says so."""
     if moment.tzinfo is not None:
-        return moment.astimezone(UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:  # year 1 east of UTC, year 9999 west of it
+            raise CliError(f"{option} {moment.isoformat()} is outside the years 1 to 9999 in UTC") from None
     if utc:
         return moment.replace(tzinfo=UTC)
     raise CliError(
