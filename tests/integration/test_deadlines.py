@@ -303,3 +303,23 @@ def test_rule7_a_deadline_regrade_that_read_progress_before_a_score_does_not_lea
     assert not armed[0], "the interleaving did not happen"
     entry = course.enrollment("sam").grades[idx]
     assert entry.value == 93.0
+
+
+def test_rule7_a_deadline_set_in_the_past_cannot_be_moved_by_a_setting_that_read_the_course_before_it(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 18: two instructors at once. One sets a deadline in the past (zeros are on their way); the
+    other, whose page read the course before that, moves it to next week. The second change must be
+    refused (a passed deadline moves only by an extension), not silently reopen the activity."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    settings = container.course_settings()
+    before = course.record()
+    past = clock.now - timedelta(hours=1)
+    settings.set_gau(course.course_id, "quiz-1", past, clock.now)
+    monkeypatch.setattr(type(settings), "_course", lambda *_: before)  # the other page's read
+    with pytest.raises(SettingRefused):
+        settings.set_gau(course.course_id, "quiz-1", clock.now + timedelta(days=7), clock.now)
+    monkeypatch.undo()
+    assert course.record().activities["quiz-1"].gau == past
+    stack.drain()
+    assert course.lms_grade("sam", "link-quiz-1") == 0.0

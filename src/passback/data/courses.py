@@ -291,9 +291,18 @@ class CourseRepository:
             return False
         return True
 
-    def set_gau(self, course_id: str, activity_id: str, gau: datetime | None) -> bool:
-        """Set or clear a deadline. False if a sweep already applied the current one (it cannot move)."""
+    def set_gau(
+        self, course_id: str, activity_id: str, gau: datetime | None, *, expected: datetime | object | None = ...
+    ) -> bool:
+        """Set or clear a deadline. False if a sweep already applied the current one (it cannot move), or
+        if the deadline is no longer `expected` (what the caller read: another change, perhaps a past
+        deadline, came in between; review 18)."""
         pk, sk = CourseActivity.keys_for(course_id=course_id, activity_id=activity_id)
+        condition = CourseActivity.pk.exists() & CourseActivity.gau_applied_at.does_not_exist()
+        if expected is None:
+            condition = condition & CourseActivity.gau.does_not_exist()
+        elif isinstance(expected, datetime):
+            condition = condition & (CourseActivity.gau == expected)
         try:
             CourseActivity(pk=pk, sk=sk).update(
                 actions=[
@@ -301,7 +310,7 @@ class CourseRepository:
                     set_or_remove(CourseActivity.due_pk, "GAU" if gau is not None else None),
                     set_or_remove(CourseActivity.due_sk, gau_due_key(course_id, gau) if gau is not None else None),
                 ],
-                condition=CourseActivity.pk.exists() & CourseActivity.gau_applied_at.does_not_exist(),
+                condition=condition,
             )
         except Exception as error:
             if is_conditional_failure(error):

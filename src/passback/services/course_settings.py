@@ -315,6 +315,7 @@ class CourseSettings:
         own queueing of it is a no-op). A deadline that has passed cannot be moved here (`extend_gau`)."""
         course = self._course(course_id)
         current = course.activities.get(activity_id)
+        expected = None if current is None else current.gau  # the write is conditional on it (review 18)
         if current is None:
             known = self.catalog.get(activity_id)
             if known is None:
@@ -325,10 +326,10 @@ class CourseSettings:
                 return
             refusal = self._refusal(current.title or activity_id, current.gau, current.gau_applied_at, gau, now)
             raise SettingRefused(refusal or "The deadline cannot be moved.")
-        if not self.courses.set_gau(course_id, activity_id, gau):
+        if not self.courses.set_gau(course_id, activity_id, gau, expected=expected):
             raise SettingRefused(
-                f"The deadline for {activity_id} has just passed and students without a grade were given zeros, "
-                "so it cannot be moved or removed. Reload the gradebook to see them."
+                f"The deadline for {activity_id} changed while you set it: it has just passed, or someone else "
+                "set it. Reload the gradebook to see it, then try again (a passed deadline moves only by an extension)."
             )
         if gau is not None and gau <= now:
             self._regrade_now(course_id, activity_id, gau, now, "deadline")
