@@ -89,6 +89,8 @@ class Course(GradebookItem, discriminator="course"):
     created_at = UTCDateTimeAttribute()
     # Set when an LTI 1.1 course is first launched through LTI 1.3 (docs/migration.md).
     lti13_issuer = UnicodeAttribute(null=True)
+    # False: deadline zeros are not sent for learners who never opened Passback (rule 13); absent: they are.
+    zero_fill_never_opened = BooleanAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:

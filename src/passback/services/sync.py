@@ -210,6 +210,7 @@ class SyncService:
             ),
             now=now,
             forced=forced,
+            withheld=owed.withheld,
         )
         return decision, owed, target
 
