@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from passback.lti.lti13 import Lti13
     from passback.mailer import Mailer
     from passback.queues import Queues
+    from passback.services.column_labels import ColumnLabels
     from passback.services.course_settings import CourseSettings
     from passback.services.gradebook import GradebookService
     from passback.services.grades import CourseGrades
@@ -94,7 +95,10 @@ def registrations() -> RegistrationService:
 def catalog() -> ActivityRepository:
     from passback.data.catalog import ActivityRepository
 
-    return ActivityRepository()
+    made = ActivityRepository()
+    # A new title relabels the activity's LMS columns (course jobs, off the message's path).
+    made.on_rename = lambda activity_id, title, now: column_labels().activity_renamed(activity_id, title, now)
+    return made
 
 
 @cache
@@ -239,7 +243,18 @@ def jobs() -> CourseJobs:
     cap = get_settings().platform_concurrency
     made = CourseJobs(courses(), enrollments(), grades(), sync(), queues(), workers=cap * JOB_WORKERS_PER_SLOT)
     made.runners["roster"] = lambda job, now: roster().sync(job.course_id, now).members
+    made.runners["relabel"] = lambda job, now: column_labels().run(job, now)
     return made
+
+
+@cache
+def column_labels() -> ColumnLabels:
+    from passback.data.column_labels import ColumnLabelRepository
+    from passback.lms.line_items import LineItemsClient
+    from passback.services.column_labels import ColumnLabels
+
+    gateway = lms()
+    return ColumnLabels(courses(), ColumnLabelRepository(), catalog(), jobs(), gateway, LineItemsClient(gateway.ags))
 
 
 @cache

@@ -142,6 +142,8 @@ class ColumnView:
     threshold: int | None = None
     # The LMS column's points (AGS `scoreMaximum` of the line item), where Passback knows it.
     points: float | None = None
+    # Why the LMS column is not called by the activity's title (the LMS refused the label change).
+    label_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,7 @@ def build_view(
             extra_links=extra,
             threshold=thresholds.get(activity.activity_id),
             points=_points(link),
+            label_note=link.label_note if link else None,
         )
         specs.append((column, link))
     homepage, extra = _first(course.homepage_links())

@@ -60,6 +60,8 @@ def column_header(column: ColumnView, position: int, selection: Selection | None
             lines.append(f"grade from {column.threshold} question{'s' if column.threshold != 1 else ''}")
     if column.points:
         lines.append(f"LMS column: {column.points:g} pts (it scales the %)")
+    if column.label_note:
+        lines.append(column.label_note)
     if column.extra_links:
         lines.append(f"+{column.extra_links} more link{'s' if column.extra_links != 1 else ''} (first shown)")
     small = "".join(f"<small>{e(line)}</small>" for line in lines)
