@@ -20,7 +20,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+import jwt
 import pytest
 import requests
 
@@ -79,10 +81,14 @@ if ($action === 'deep-linking-on') {
         $gi = grade_item::fetch(['itemtype' => 'mod', 'itemmodule' => 'lti', 'iteminstance' => $lti->id,
             'courseid' => $courseid, 'itemnumber' => 0]);
         $gbs = $DB->get_record('ltiservice_gradebookservices', ['ltilinkid' => $lti->id]);
+        // A column the tool made through AGS (POST line items) is a 'manual' grade item tied to the link.
+        $tools = ($gbs && $gbs->gradeitemid) ? grade_item::fetch(['id' => $gbs->gradeitemid]) : null;
         $out[] = ['cmid' => (int)$cm->id, 'instance' => (int)$lti->id, 'name' => $lti->name,
             'typeid' => (int)$lti->typeid, 'toolurl' => $lti->toolurl, 'custom' => $lti->instructorcustomparameters,
             'grademax' => $gi ? (float)$gi->grademax : null,
-            'resourceid' => $gbs ? $gbs->resourceid : null, 'tag' => $gbs ? $gbs->tag : null];
+            'resourceid' => $gbs ? $gbs->resourceid : null, 'tag' => $gbs ? $gbs->tag : null,
+            'tool_column' => $tools ? ['id' => (int)$tools->id, 'itemtype' => $tools->itemtype,
+                'grademax' => (float)$tools->grademax, 'label' => $tools->itemname] : null];
     }
     echo json_encode($out);
 } else if ($action === 'grade') {
@@ -91,6 +97,10 @@ if ($action === 'deep-linking-on') {
     $item = $grades->items[0] ?? null;
     $grade = $item ? ($item->grades[$userid]->grade ?? null) : null;
     echo json_encode($grade === null ? null : (float)$grade);
+} else if ($action === 'column-grade') {
+    [$itemid, $userid] = $args;
+    $grade = grade_grade::fetch(['itemid' => $itemid, 'userid' => $userid]);
+    echo json_encode($grade && $grade->finalgrade !== null ? (float)$grade->finalgrade : null);
 }
 """
 
@@ -225,3 +235,172 @@ def test_moodles_roster_enrolls_the_learner_who_never_launched_and_excludes_the_
     assert "never opened Passback" in by_user[ids["student2"]], page[:2000]
     assert "user not in course" in by_user[ids["student3"]]
     assert "never opened Passback" not in by_user[ids["student1"]]
+
+
+def select_content_in_moodle(
+    teacher: dict[str, Any], course: int, typeid: int, pick: list[str], tool_base: str, shots: Path
+) -> dict[str, Any]:
+    """The teacher's "Add an activity > Passback > Select content" in headless Chromium: Moodle's own
+    form opens Passback's picker in its dialogue (contentitem.php), the picker's answer goes to
+    contentitem_return.php, Moodle's script fills the form, and "Save and return to course" saves it.
+    Returns what the picker posted to Moodle and what Moodle answered."""
+    from playwright.sync_api import Route, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    seen: dict[str, Any] = {}
+
+    def record_return(route: Route) -> None:
+        seen["posted"] = route.request.post_data or ""
+        answer = route.fetch()
+        seen["status"], seen["answer"] = answer.status, answer.text()
+        route.fulfill(response=answer)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            page.route("**/mod/lti/contentitem_return.php*", record_return)
+            page.goto(f"{MOODLE_URL}/login/index.php")
+            page.fill("#username", teacher["username"])
+            page.fill("#password", teacher["password"])
+            page.click("#loginbtn")
+            page.wait_for_load_state("domcontentloaded")
+            page.goto(f"{MOODLE_URL}/course/modedit.php?add=lti&course={course}&section=1&return=0&typeid={typeid}")
+            page.click("#id_selectcontent")
+            picker = None
+            for _ in range(120):
+                picker = next((f for f in page.frames if f.url.startswith(f"{tool_base}/lti13/")), None)
+                if picker is not None and picker.query_selector("button[value=add]") is not None:
+                    break
+                page.wait_for_timeout(250)
+            assert picker is not None, [f.url for f in page.frames]
+            seen["picker_text"] = picker.inner_text("body")
+            for choice in pick:  # an activity id, or "home" for the homepage link
+                picker.check("#home" if choice == "home" else f'input[value="a:{choice}"]')
+            picker.click("button[value=add]")
+            # One item fills the form; several make Moodle's script post the form once per item on save.
+            filled = (
+                "document.querySelector('#id_submitbutton2').onclick !== null || "
+                "document.querySelector('#id_selectcontentindicator').innerText.trim().length > 0"
+            )
+            try:
+                page.wait_for_function(filled)
+            except PlaywrightTimeout:
+                page.screenshot(path=str(shots / "refused.png"), full_page=True)
+                errors = re.findall(r'class="errormessage">(.*?)</', seen.get("answer", ""))
+                said = errors or seen.get("answer", "")[:500]
+                raise AssertionError(f"Moodle did not take the selection: {said}") from None
+            seen["form_name"] = page.input_value("#id_name")
+            page.screenshot(path=str(shots / "form.png"), full_page=True)
+            page.click("#id_submitbutton2")
+            page.wait_for_url("**/course/view.php*")
+        finally:
+            browser.close()
+    return seen
+
+
+def test_moodles_select_content_deep_links_an_activity_whose_column_gets_the_students_grade(
+    stack: Stack, tmp_path: Path
+) -> None:
+    script = tmp_path / "moodle_advantage.php"
+    script.write_text(PHP)
+    moodle = Moodle(script)
+    run = uuid.uuid4().hex[:6]
+    chosen = f"genetics-{run}"
+    out = moodle.provision(stack.base_url, run, "quiz-1")
+    register(out)
+    stack.send_messages([activity("quiz-1", "Quiz 1"), activity(chosen, f"Genetics quiz {run}", 2)])
+    stack.drain()
+    typeid, mid = int(out["deployment_id"]), out["course_id"]
+    assert moodle.do("deep-linking-on", str(typeid)) == "1"
+
+    teacher, student = out["users"]["teacher"], out["users"]["student1"]
+    seen = select_content_in_moodle(teacher, mid, typeid, [chosen], stack.base_url, tmp_path)
+    assert f"Genetics quiz {run}" in seen["picker_text"]  # the picker ran in Moodle's dialogue, for the teacher
+
+    # What Passback posted: a signed LtiDeepLinkingResponse, iss the client id, aud Moodle (the issuer).
+    token = parse_qs(seen["posted"])["JWT"][0]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["iss"] == out["client_id"]
+    assert claims["aud"] in (MOODLE_URL, [MOODLE_URL])
+    assert claims[DL + "message_type"] == "LtiDeepLinkingResponse"
+    assert claims[DL + "deployment_id"] == out["deployment_id"]
+    # Moodle accepted it: it verified the signature against Passback's JWKS and handed the item to its form.
+    assert seen["status"] == 200
+    assert "Successfully fetched tool configuration from the selected content" in seen["answer"]
+    item = returned_item(seen["answer"])
+    assert item["instructorcustomparameters"] == f"activity_id={chosen}"
+    assert item["toolurl"] == f"{stack.base_url}/lti13/launch"
+    assert (item["grade_modgrade_point"], item["lineitemresourceid"], item["lineitemtag"]) == (100, chosen, "passback")
+    assert seen["form_name"] == f"Genetics quiz {run}"
+
+    # Saved by Moodle's own form: the activity names the Passback activity, its grade item is out of 100.
+    [made] = [link for link in moodle.do("links", str(mid)) if link["custom"] == f"activity_id={chosen}"]
+    assert (made["typeid"], made["grademax"]) == (typeid, 100.0)
+    assert (made["resourceid"], made["tag"]) == (chosen, "passback")
+
+    # A student opens it and her grade reaches the column Moodle made for it.
+    opened = browser_launch(student, made["cmid"], tmp_path / "student")
+    assert "/lti13/launch" in json.dumps(opened["requests"]), opened
+    stack.drain()
+    worked = datetime.now(UTC) - timedelta(seconds=5)
+    stack.send_messages([score({"issuer": MOODLE_URL, "user_id": str(student["id"])}, chosen, 3, 75.0, worked)])
+    stack.drain()
+    assert moodle.grade(mid, made["instance"], student["id"]) == pytest.approx(75.0)
+
+
+DL = "https://purl.imsglobal.org/spec/lti/claim/"
+
+
+def returned_item(page: str) -> dict[str, Any]:
+    """The item data contentitem_return.php hands to the activity form (its `mod_lti/contentitem_return` init)."""
+    start = page.index("mod_lti/contentitem_return")
+    start = page.index("amd.init(", start) + len("amd.init(")
+    data, _ = json.JSONDecoder().raw_decode(page[start:])
+    return dict(data)
+
+
+def test_moodle_takes_several_deep_linked_items_and_passback_makes_the_homepage_links_column(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Moodle accepts multiple items (accept_multiple): two activities and the homepage link in one
+    selection become three activities. The homepage link has no Moodle grade item (no lineItem);
+    its first launch carries only the line items URL, and Passback makes its column through AGS."""
+    script = tmp_path / "moodle_advantage.php"
+    script.write_text(PHP)
+    moodle = Moodle(script)
+    run = uuid.uuid4().hex[:6]
+    cells, genes = f"cells-{run}", f"genes-{run}"
+    out = moodle.provision(stack.base_url, run, "quiz-1")
+    register(out)
+    stack.send_messages([activity(cells, f"Cell quiz {run}"), activity(genes, f"Gene quiz {run}")])
+    stack.drain()
+    typeid, mid = int(out["deployment_id"]), out["course_id"]
+    assert moodle.do("deep-linking-on", str(typeid)) == "1"
+    teacher, student = out["users"]["teacher"], out["users"]["student1"]
+
+    seen = select_content_in_moodle(teacher, mid, typeid, [cells, genes, "home"], stack.base_url, tmp_path)
+    assert "Successfully fetched tool configuration from the selected content" in seen["answer"]
+    items = returned_item(seen["answer"])["multiple"]
+    custom = [i.get("instructorcustomparameters", "") for i in items]
+    assert custom == [f"activity_id={cells}", f"activity_id={genes}", ""]  # the homepage link names no activity
+    links = {link["custom"]: link for link in moodle.do("links", str(mid))}
+    assert links[f"activity_id={cells}"]["grademax"] == 100.0
+    assert links[f"activity_id={genes}"]["resourceid"] == genes
+    home = links[""]
+    assert home["grademax"] is None  # no lineItem, no Moodle grade item
+
+    # The student opens the homepage link and one activity; Passback makes the homepage column in Moodle.
+    for cmid, tag in ((home["cmid"], "home"), (links[f"activity_id={cells}"]["cmid"], "cells")):
+        opened = browser_launch(student, cmid, tmp_path / tag)
+        assert "/lti13/launch" in json.dumps(opened["requests"]), opened
+    stack.drain()
+    worked = datetime.now(UTC) - timedelta(seconds=5)
+    stack.send_messages([score({"issuer": MOODLE_URL, "user_id": str(student["id"])}, cells, 3, 80.0, worked)])
+    stack.drain()
+    after = {link["custom"]: link for link in moodle.do("links", str(mid))}
+    assert moodle.grade(mid, after[f"activity_id={cells}"]["instance"], student["id"]) == pytest.approx(80.0)
+    column = after[""]["tool_column"]
+    assert (column["itemtype"], column["grademax"]) == ("manual", 100.0), column
+    assert moodle.do("column-grade", str(column["id"]), str(student["id"])) == pytest.approx(80.0)
