@@ -9,7 +9,7 @@ from pynamodb.exceptions import PutError
 
 from passback.data.base import due_stamp, set_or_remove
 from passback.data.errors import is_conditional_failure
-from passback.data.gradebook_models import Course, CourseActivity, GradebookItem, Link
+from passback.data.gradebook_models import Course, CourseActivity, CourseRoster, GradebookItem, Link
 from passback.data.search import COURSES, SearchIndex
 from passback.data.tables import ensure_bound
 from passback.domain.records import ActivityInCourse, CourseRecord, LinkRecord
@@ -71,6 +71,7 @@ def course_record(items: list[GradebookItem], default_policy: ReleasePolicy) -> 
         links={i.link_id: _link(i) for i in items if isinstance(i, Link)},
         lti13_issuer=course.lti13_issuer,
         zero_fill_never_opened=course.zero_fill_never_opened is not False,
+        roster_read_since=next((i.reading_since for i in items if isinstance(i, CourseRoster)), None),
     )
 
 

@@ -157,6 +157,8 @@ class CourseRoster(GradebookItem, discriminator="course_roster"):
     memberships_url = UnicodeAttribute()
     client_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    # While a read is in progress: when it started (launches meanwhile leave their time on the enrollment).
+    reading_since = UTCDateTimeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -186,6 +188,8 @@ class Enrollment(GradebookItem, discriminator="enrollment"):
     lms_status = UnicodeAttribute(null=True)
     # False while a learner the roster brought in has not opened any link; absent once they have.
     launched = BooleanAttribute(null=True)
+    # A launch while the course roster was being read (only then): the read's "inactive" is older than it.
+    launched_at = UTCDateTimeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from passback.data.errors import Conflict
 from passback.data.learners import LearnerRepository
 from passback.domain.launches import courses_create_themselves, students_enroll_themselves
 from passback.domain.records import ActivityInCourse, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
+from passback.domain.roster import launch_during_roster_read
 from passback.ids import course_id, link_id, platform_id
 from passback.observability import logger
 from passback.services.grades import CourseGrades
@@ -317,6 +318,10 @@ class LaunchService:
         when the roster had brought them in or said they left: what they are owed changes, so sync it)."""
         existing = self.enrollments.get(course.course_id, learner_id)
         reopened = existing is not None and (existing.never_opened or not existing.in_course)
+        if existing is not None and role == "learner" and launch_during_roster_read(course.roster_read_since, now):
+            # The roster read in progress may have seen them inactive before this launch: leave the launch's
+            # time, which its write respects (services/roster.py).
+            self.enrollments.note_launch(course.course_id, learner_id, now)
         if reopened:
             # The roster brought them in, or said they left: their launch says otherwise. Deadline zeros the
             # course held back for learners who never opened Passback (rule 13's setting) are owed now.
