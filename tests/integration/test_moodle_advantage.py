@@ -97,6 +97,16 @@ if ($action === 'deep-linking-on') {
     $item = $grades->items[0] ?? null;
     $grade = $item ? ($item->grades[$userid]->grade ?? null) : null;
     echo json_encode($grade === null ? null : (float)$grade);
+} else if ($action === 'deep-link-response') {
+    // What contentitem_return.php does with the posted JWT (before its login and sesskey checks).
+    [$typeid, $jwt] = $args;
+    try {
+        $params = lti_convert_from_jwt($typeid, $jwt);
+        echo json_encode(lti_tool_configuration_from_content_item($typeid, $params['lti_message_type'] ?? '',
+            $params['lti_version'] ?? '', $params['oauth_consumer_key'] ?? '', $params['content_items'] ?? ''));
+    } catch (Exception $e) {
+        echo json_encode(['refused' => $e->getMessage()]);
+    }
 } else if ($action === 'column-grade') {
     [$itemid, $userid] = $args;
     $grade = grade_grade::fetch(['itemid' => $itemid, 'userid' => $userid]);
@@ -404,3 +414,41 @@ def test_moodle_takes_several_deep_linked_items_and_passback_makes_the_homepage_
     column = after[""]["tool_column"]
     assert (column["itemtype"], column["grademax"]) == ("manual", 100.0), column
     assert moodle.do("column-grade", str(column["id"]), str(student["id"])) == pytest.approx(80.0)
+
+
+def test_moodle_takes_passbacks_jwts_when_passbacks_clock_runs_ahead_of_moodles(stack: Stack, tmp_path: Path) -> None:
+    """Moodle checks `iat` with no leeway ("Cannot handle token with iat prior to ..."): Passback dates
+    what it signs a little early, so a tool clock some seconds ahead of Moodle's still gets an access
+    token (client assertion) and a deep-linking response accepted."""
+    from passback.emulator.browser import parse_page
+    from passback.lms.roster import NRPS_SCOPE
+    from passback.lms.tokens import TokenEndpoint
+    from passback.lti import deep_linking
+    from passback.lti.deep_linking import Choice, DeepLinkingRequest
+
+    script = tmp_path / "moodle_advantage.php"
+    script.write_text(PHP)
+    moodle = Moodle(script)
+    out = moodle.provision(stack.base_url, uuid.uuid4().hex[:6], "quiz-1")
+    register(out)
+    ahead = datetime.now(UTC) + timedelta(seconds=20)
+
+    endpoint = TokenEndpoint(platform_id="real-moodle", token_url=out["token_url"], client_id=out["client_id"])
+    assert container.tokens().token(endpoint, (NRPS_SCOPE,), now=ahead)
+
+    request = DeepLinkingRequest(
+        issuer=MOODLE_URL,
+        client_id=out["client_id"],
+        deployment_id=out["deployment_id"],
+        context_id=str(out["course_id"]),
+        context_title=out["course_name"],
+        user_id=str(out["users"]["teacher"]["id"]),
+        roles=("http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor",),
+        return_url=f"{MOODLE_URL}/mod/lti/contentitem_return.php?course={out['course_id']}&id={out['deployment_id']}",
+        accept_multiple=True,
+    )
+    form = deep_linking.response_form(
+        request, [Choice("quiz-1", "Quiz 1")], container.tool_keys(), f"{stack.base_url}/lti13/launch", ahead
+    )
+    taken = moodle.do("deep-link-response", out["deployment_id"], parse_page(form).forms[0].fields["JWT"])
+    assert taken.get("instructorcustomparameters") == "activity_id=quiz-1", taken
