@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from passback.services.merges import MergeService
     from passback.services.product_api import MessageIntake, ProductTokens
     from passback.services.products import ProductAdmin
+    from passback.services.refusals import RefusalNotices
     from passback.services.registration import RegistrationService
     from passback.services.roster import RosterService
     from passback.services.scoring import ScoringService
@@ -231,7 +232,16 @@ def scoring() -> ScoringService:
         workers=settings.platform_concurrency,
         statuses=message_statuses(),
         clock_skew=timedelta(seconds=settings.score_clock_skew_seconds),
+        refusals=refusal_notices(),
     )
+
+
+@cache
+def refusal_notices() -> RefusalNotices:
+    from passback.data.refusals import RefusalRepository
+    from passback.services.refusals import RefusalNotices
+
+    return RefusalNotices(learners(), enrollments(), courses(), progress(), catalog(), RefusalRepository())
 
 
 @cache
@@ -472,4 +482,6 @@ def message_intake() -> MessageIntake:
     from passback.services.product_api import MessageIntake
 
     skew = timedelta(seconds=get_settings().score_clock_skew_seconds)
-    return MessageIntake(products(), message_statuses(), RateWindows(), queues(), catalog(), clock_skew=skew)
+    return MessageIntake(
+        products(), message_statuses(), RateWindows(), queues(), catalog(), clock_skew=skew, refusals=refusal_notices()
+    )

@@ -148,10 +148,20 @@ def cell_html(cell: CellView, column: ColumnView, position: int, base: str, zone
             f'<button form="act" formaction="{base}/resync" name="cell" '
             f'value="{e(cell.learner_id)} {e(cell.link_id)}">{verb}</button>'
         )
+    refused, refused_text = "", ""
+    if cell.refusal is not None:  # beside the status, never instead of it (services/gradebook_refusals.py)
+        tone = "note" if cell.refusal.past else f"mk {Tone.WARN.value}"
+        refused = (
+            f' <span class="{tone} rf" title="{e(cell.refusal.text)}">'
+            f'<span class="sym" aria-hidden="true">\u26a0</span>{e(cell.refusal.label)}</span>'
+        )
+        refused_text = (
+            f'<p class="rf"><strong>{e(cell.refusal.label.capitalize())}.</strong> {e(cell.refusal.text)}</p>'
+        )
     inner = (
-        f"{shown}{note} <details>"
+        f"{shown}{note}{refused} <details>"
         f'<summary title="{e(cell.message)}">{badge}{todo}</summary>'
-        f"<p>{e(cell.message)}</p>{_steps(cell, column, zone)}{button}</details>"
+        f"<p>{e(cell.message)}</p>{refused_text}{_steps(cell, column, zone)}{button}</details>"
     )
     return versioned("td", cell_id(cell.learner_id, position), f' class="c-{mark.key}"', inner)
 
