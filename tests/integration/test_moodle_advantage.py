@@ -85,7 +85,7 @@ if ($action === 'deep-linking-on') {
         $tools = ($gbs && $gbs->gradeitemid) ? grade_item::fetch(['id' => $gbs->gradeitemid]) : null;
         $out[] = ['cmid' => (int)$cm->id, 'instance' => (int)$lti->id, 'name' => $lti->name,
             'typeid' => (int)$lti->typeid, 'toolurl' => $lti->toolurl, 'custom' => $lti->instructorcustomparameters,
-            'grademax' => $gi ? (float)$gi->grademax : null,
+            'grademax' => $gi ? (float)$gi->grademax : null, 'column_name' => $gi ? $gi->itemname : null,
             'resourceid' => $gbs ? $gbs->resourceid : null, 'tag' => $gbs ? $gbs->tag : null,
             'tool_column' => $tools ? ['id' => (int)$tools->id, 'itemtype' => $tools->itemtype,
                 'grademax' => (float)$tools->grademax, 'label' => $tools->itemname] : null];
@@ -179,7 +179,7 @@ def browser_launch(user: dict[str, Any], cmid: int, prefix: Path) -> dict[str, A
 
 
 def test_moodles_roster_enrolls_the_learner_who_never_launched_and_excludes_the_suspended_one(
-    stack: Stack, tmp_path: Path
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """NRPS from a real Moodle: the teacher's first launch reads the course's memberships; a student
     who never opened Passback is in the gradebook and gets the deadline zero through AGS; a
@@ -220,7 +220,11 @@ def test_moodles_roster_enrolls_the_learner_who_never_launched_and_excludes_the_
 
     # Sue is suspended in Moodle: Moodle's roster leaves her out; `passback roster sync` marks her gone.
     assert moodle.do("suspend", str(mid), str(leaver["id"])) is False
+    # Two members a page, so Moodle's paging (`Link: <...?limit=2&from=2>; rel="next"`) is followed.
+    monkeypatch.setattr("passback.lms.roster.PAGE_SIZE", 2)
+    capsys.readouterr()
     assert cli_main(["roster", "sync", "--course", cid]) == 0
+    assert "3 members in 2 page(s)" in capsys.readouterr().out  # the teacher and students 1 and 2
     after = {e.lms_user_id: e for e in container.enrollments().page(cid, None, 100)[0]}
     assert after[ids["student3"]].in_course is False
     assert after[ids["student2"]].in_course is True
@@ -414,6 +418,13 @@ def test_moodle_takes_several_deep_linked_items_and_passback_makes_the_homepage_
     column = after[""]["tool_column"]
     assert (column["itemtype"], column["grademax"]) == ("manual", 100.0), column
     assert moodle.do("column-grade", str(column["id"]), str(student["id"])) == pytest.approx(80.0)
+
+    # The product renames an activity: Moodle takes the new label on the column deep linking made (PUT).
+    stack.send_messages([activity(cells, f"Cell biology quiz {run}")])
+    stack.drain()
+    renamed = {link["custom"]: link for link in moodle.do("links", str(mid))}
+    assert renamed[f"activity_id={cells}"]["column_name"] == f"Cell biology quiz {run}"
+    assert renamed[f"activity_id={genes}"]["column_name"] == f"Gene quiz {run}"
 
 
 def test_moodle_takes_passbacks_jwts_when_passbacks_clock_runs_ahead_of_moodles(stack: Stack, tmp_path: Path) -> None:
