@@ -14,6 +14,8 @@ from datetime import timedelta
 from html import unescape
 from typing import Any
 
+import pytest
+
 from course_setup import Course, lti13_course
 from gradebook_kit import browse
 from passback import container
@@ -207,3 +209,22 @@ def test_the_score_api_records_a_refusal_for_its_own_learner_and_not_for_another
     assert "quiz-app:ahead" in quiz.refusal.text
     assert "told at once" in quiz.refusal.text
     assert quiz.grade is None
+
+
+def test_a_notice_that_cannot_be_written_leaves_the_refusal_exactly_as_it_was(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+
+    def table_unavailable(*_: Any, **__: Any) -> bool:
+        raise RuntimeError("DynamoDB is unavailable")
+
+    monkeypatch.setattr(container.refusal_notices().repository, "record", table_unavailable)
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 90.0, clock.now + A_YEAR)])
+    stack.drain()
+
+    # Dead-lettered by Passback at once, with its reason (a message SQS moved after five failures has none).
+    parked = stack.dead_letters()
+    reasons = [p.get("MessageAttributes", {}).get("reason", {}).get("StringValue") for p in parked]
+    assert reasons == ["occurred_at in the future"]
+    assert notices(course.course_id) == []

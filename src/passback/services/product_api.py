@@ -275,9 +275,13 @@ class MessageIntake:
         """
         if self.refusals is None:
             return
-        outside = {p.index for p in self._scope_problems(product, messages)}
-        refused = [m for p in ahead if p.index not in outside and isinstance(m := messages[p.index], ScoreMessage)]
-        if not refused or not self.rates.take(product.product_id, len(refused), product.rate_per_second, now):
+        try:
+            outside = {p.index for p in self._scope_problems(product, messages)}
+            refused = [m for p in ahead if p.index not in outside and isinstance(m := messages[p.index], ScoreMessage)]
+            if not refused or not self.rates.take(product.product_id, len(refused), product.rate_per_second, now):
+                return
+        except Exception as error:  # the notice is best effort: the product still gets its 400, never a 500
+            logger.warning("refused reports not recorded for the gradebook", extra={"error": repr(error)[:300]})
             return
         for message in refused:
             self.refusals.record(message, received_at=now, now=now, product_id=product.product_id, via="api")
