@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from passback.lti.lti13 import Lti13
     from passback.mailer import Mailer
     from passback.queues import Queues
+    from passback.services.column_labels import ColumnLabels
     from passback.services.course_settings import CourseSettings
     from passback.services.gradebook import GradebookService
     from passback.services.grades import CourseGrades
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from passback.services.merges import MergeService
     from passback.services.product_api import MessageIntake, ProductTokens
     from passback.services.products import ProductAdmin
+    from passback.services.refusals import RefusalNotices
     from passback.services.registration import RegistrationService
     from passback.services.roster import RosterService
     from passback.services.scoring import ScoringService
@@ -94,7 +96,10 @@ def registrations() -> RegistrationService:
 def catalog() -> ActivityRepository:
     from passback.data.catalog import ActivityRepository
 
-    return ActivityRepository()
+    made = ActivityRepository()
+    # A new title relabels the activity's LMS columns (course jobs, off the message's path).
+    made.on_rename = lambda activity_id, title, now: column_labels().activity_renamed(activity_id, title, now)
+    return made
 
 
 @cache
@@ -227,7 +232,16 @@ def scoring() -> ScoringService:
         workers=settings.platform_concurrency,
         statuses=message_statuses(),
         clock_skew=timedelta(seconds=settings.score_clock_skew_seconds),
+        refusals=refusal_notices(),
     )
+
+
+@cache
+def refusal_notices() -> RefusalNotices:
+    from passback.data.refusals import RefusalRepository
+    from passback.services.refusals import RefusalNotices
+
+    return RefusalNotices(learners(), enrollments(), courses(), progress(), catalog(), RefusalRepository())
 
 
 @cache
@@ -239,7 +253,18 @@ def jobs() -> CourseJobs:
     cap = get_settings().platform_concurrency
     made = CourseJobs(courses(), enrollments(), grades(), sync(), queues(), workers=cap * JOB_WORKERS_PER_SLOT)
     made.runners["roster"] = lambda job, now: roster().sync(job.course_id, now).members
+    made.runners["relabel"] = lambda job, now: column_labels().run(job, now)
     return made
+
+
+@cache
+def column_labels() -> ColumnLabels:
+    from passback.data.column_labels import ColumnLabelRepository
+    from passback.lms.line_items import LineItemsClient
+    from passback.services.column_labels import ColumnLabels
+
+    gateway = lms()
+    return ColumnLabels(courses(), ColumnLabelRepository(), catalog(), jobs(), gateway, LineItemsClient(gateway.ags))
 
 
 @cache
@@ -457,4 +482,6 @@ def message_intake() -> MessageIntake:
     from passback.services.product_api import MessageIntake
 
     skew = timedelta(seconds=get_settings().score_clock_skew_seconds)
-    return MessageIntake(products(), message_statuses(), RateWindows(), queues(), catalog(), clock_skew=skew)
+    return MessageIntake(
+        products(), message_statuses(), RateWindows(), queues(), catalog(), clock_skew=skew, refusals=refusal_notices()
+    )

@@ -88,13 +88,14 @@ class CourseJob(_Message):
     `kind`: release (mark released, then sync), resync (clear backoff, try now), regrade
     (recompute enrollments' grades from progress, e.g. a newly assigned activity or a new
     link), sync (sync cells), roster (read the course's members from the LMS, NRPS, and sync
-    what changed). `cursor` continues a Query where the previous chunk stopped.
+    what changed), relabel (an activity's new title on its LMS columns, services/column_labels.py).
+    `cursor` continues a Query where the previous chunk stopped.
     """
 
     type: Literal["course_job"] = "course_job"
     version: Literal[1] = 1
     job_id: Id
-    kind: Literal["release", "resync", "regrade", "sync", "roster"]
+    kind: Literal["release", "resync", "regrade", "sync", "roster", "relabel"]
     course_id: Id
     activity_id: Id | None = None
     learner_id: Id | None = None

@@ -91,6 +91,20 @@ def test_the_response_is_signed_with_the_tools_current_key_for_the_issuer_and_ec
     assert item["url"] == f"{stack.base_url}/lti13/launch"
 
 
+def test_the_homepage_item_carries_no_empty_custom_object_which_moodle_cannot_take(stack: Stack, lms: Any) -> None:
+    """Moodle turns an empty `custom` ({}) into a PHP array and its contentitem_return.php fails on it
+    (tests/integration/test_moodle_advantage.py shows it against a real Moodle): absent, not {}."""
+    setup(stack, lms)
+    session = requests.Session()
+    picker = lms.open_deep_linking(session, CLIENT_ID, "teacher", CONTEXT)
+    claims = response_claims(lms.choose_in_picker(session, picker, ["quiz-1"], homepage=True))
+    activity_item, homepage_item = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert activity_item["custom"] == {"activity_id": "quiz-1"}
+    assert "custom" not in homepage_item
+    assert "lineItem" not in homepage_item
+    assert homepage_item["url"] == f"{stack.base_url}/lti13/launch"
+
+
 def test_a_deep_linked_activity_link_passes_its_grade_to_its_own_column(stack: Stack, lms: Any, clock: Any) -> None:
     setup(stack, lms)
     lms.deep_link(requests.Session(), CLIENT_ID, "teacher", CONTEXT, ["quiz-1", "quiz-2"], homepage=True)

@@ -259,6 +259,12 @@ def platforms_list(args: argparse.Namespace) -> int:
             f"{p.platform_id}  {p.issuer}  client={p.client_id}  deployments={deployments}  name={p.name or '-'}"
             f"{legacy}"
         )
+        if p.line_item_put_refused and p.line_item_put_refused_at:
+            # services/column_labels.py: no label PUT goes to it for a month after.
+            print(
+                f"  refuses column label changes since {p.line_item_put_refused_at:%Y-%m-%d %H:%M} UTC "
+                f"({p.line_item_put_refused}): renamed activities keep their old column names there"
+            )
     if not found:
         print("no LTI 1.3 platforms registered yet: add one with `passback platforms add` (docs/lms-setup.md)")
     return 0

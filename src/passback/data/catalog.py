@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from passback.data.config_models import Activity
@@ -21,6 +21,9 @@ class ActivityRepository:
         ensure_bound()
         self._cache: dict[str, tuple[float, Activity | None]] = {}
         self._lock = threading.Lock()
+        # Called after a put that changed an activity's title (set by the container): its LMS columns'
+        # labels follow (services/column_labels.py). An error from it fails the put's caller, which retries.
+        self.on_rename: Callable[[str, str, datetime], object] | None = None
 
     def exists(self, activity_id: str) -> bool:
         """Whether the catalog has the activity, read now (not from the cache): a GetItem."""
@@ -73,12 +76,15 @@ class ActivityRepository:
     def put(
         self, *, activity_id: str, title: str, min_questions: int, product_url: str | None, now: datetime
     ) -> Activity:
+        before = self._read(activity_id) if self.on_rename is not None else None
         item = Activity(
             activity_id=activity_id,
             title=title,
             min_questions=min_questions,
             product_url=product_url,
             updated_at=now,
+            # A new activity is in no course yet: nothing to relabel.
+            labels_for=before.labels_for if before is not None else title,
         )
         try:
             # Activity messages can arrive out of order: an older one must not undo a newer one.
@@ -89,7 +95,31 @@ class ActivityRepository:
             return self._fresh(activity_id) or item
         with self._lock:
             self._cache[activity_id] = (time.monotonic(), item)
+        if self.on_rename is not None and item.labels_for != title:
+            self.on_rename(activity_id, title, now)
+            self._labels_queued(activity_id, title)
+            item.labels_for = title
         return item
+
+    def fresh(self, activity_id: str) -> Activity | None:
+        """The activity as stored now (a GetItem), not as cached."""
+        return self._fresh(activity_id)
+
+    def _read(self, activity_id: str) -> Activity | None:
+        pk, sk = Activity.keys_for(activity_id=activity_id)
+        try:
+            found = Activity.get(pk, sk, consistent_read=True)
+        except Activity.DoesNotExist:
+            return None
+        return found if isinstance(found, Activity) else None
+
+    def _labels_queued(self, activity_id: str, title: str) -> None:
+        pk, sk = Activity.keys_for(activity_id=activity_id)
+        try:
+            Activity(pk=pk, sk=sk).update(actions=[Activity.labels_for.set(title)], condition=Activity.title == title)
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
 
     def _fresh(self, activity_id: str) -> Activity | None:
         with self._lock:

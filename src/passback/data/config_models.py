@@ -57,6 +57,10 @@ class Platform(ConfigItem, discriminator="platform"):
     legacy_consumer_key = UnicodeAttribute(null=True)
     # Who tied it: "claim" (a verified lti1p1 claim) or "operator" (`link-legacy`; absent on older items).
     legacy_tied_by = UnicodeAttribute(null=True)
+    # The platform refused a line item PUT (a label change): "<HTTP status> <its message>", and when.
+    # Passback sends no more label PUTs to it until that is older than a month (services/column_labels.py).
+    line_item_put_refused = UnicodeAttribute(null=True)
+    line_item_put_refused_at = UTCDateTimeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -118,6 +122,9 @@ class Activity(ConfigItem, discriminator="activity"):
     product_url = UnicodeAttribute(null=True)
     tags = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     updated_at = UTCDateTimeAttribute()
+    # The title whose LMS column labels were queued (services/column_labels.py): a title other than this
+    # one still owes its courses a relabel, even if the put that changed it crashed before queuing.
+    labels_for = UnicodeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:

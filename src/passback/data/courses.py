@@ -19,6 +19,11 @@ from passback.domain.search import tokens
 CONFIG_RANGE = ("#", "D")  # #META, CA# (activities), CL# (links); before E# and X#
 
 
+def activity_courses_key(activity_id: str) -> str:
+    """gsi1 partition of an activity's course assignments: the courses it is assigned in."""
+    return f"A#{activity_id}"
+
+
 def _activity(item: CourseActivity) -> ActivityInCourse:
     return ActivityInCourse(
         activity_id=item.activity_id,
@@ -27,6 +32,7 @@ def _activity(item: CourseActivity) -> ActivityInCourse:
         gau=item.gau,
         gau_applied_at=item.gau_applied_at,
         released_at=item.released_at,
+        indexed=item.gsi1pk is not None,
     )
 
 
@@ -42,6 +48,7 @@ def _link(item: Link) -> LinkRecord:
         line_items_url=item.line_items_url,
         deleted_line_item_url=item.deleted_line_item_url,
         line_item_recreated_at=item.line_item_recreated_at,
+        label_note=item.label_note,
     )
 
 
@@ -154,6 +161,8 @@ class CourseRepository:
             idx=int(counter.next_idx),
             title=title,
             assigned_at=now,
+            gsi1pk=activity_courses_key(activity_id),
+            gsi1sk=f"C#{course_id}",
         )
         try:
             item.save(condition=CourseActivity.pk.does_not_exist())
@@ -162,6 +171,21 @@ class CourseRepository:
                 return False
             raise
         return True
+
+    def index_activity(self, course_id: str, activity_id: str) -> None:
+        """Put an assignment made before the index existed into it (once; the launch that sees it does)."""
+        pk, sk = CourseActivity.keys_for(course_id=course_id, activity_id=activity_id)
+        try:
+            CourseActivity(pk=pk, sk=sk).update(
+                actions=[
+                    CourseActivity.gsi1pk.set(activity_courses_key(activity_id)),
+                    CourseActivity.gsi1sk.set(f"C#{course_id}"),
+                ],
+                condition=CourseActivity.pk.exists() & CourseActivity.gsi1pk.does_not_exist(),
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
 
     def upsert_link(self, course_id: str, link: LinkRecord, now: datetime) -> tuple[bool, bool]:
         """Record a link; returns (created, changed). A link's activity or line item can change."""

@@ -106,6 +106,8 @@ class CourseActivity(GradebookItem, discriminator="course_activity"):
     gau_applied_at = UTCDateTimeAttribute(null=True)
     released_at = UTCDateTimeAttribute(null=True)
     assigned_at = UTCDateTimeAttribute()
+    # gsi1 `A#<activity>` / `C#<course>`: the courses an activity is assigned in (a rename relabels
+    # their LMS columns, services/column_labels.py).
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -132,6 +134,9 @@ class Link(GradebookItem, discriminator="link"):
     line_item_recreated_at = UTCDateTimeAttribute(null=True)
     # "<token> <epoch>": a launch creating this link's line item (so two racing launches make one).
     line_item_claim = UnicodeAttribute(null=True)
+    # Why the LMS column does not carry the activity's current title (the LMS refused the label PUT);
+    # absent when it does or Passback never tried (services/column_labels.py).
+    label_note = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
     @classmethod

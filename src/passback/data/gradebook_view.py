@@ -1,9 +1,9 @@
 """The instructor's gradebook as one read: a single paginated Query over the course's partition.
 
 `C#<course id>` holds the course (`#META`), its activities (`CA#`), its links (`CL#`), its
-enrollments with their course grades (`E#`) and the sync cells (`X#`), so the whole page is
-one Query (DynamoDB hands it back in 1 MB pages; following `LastEvaluatedKey` is still that one
-Query). Nothing here reads per learner or per cell.
+enrollments with their course grades (`E#`), refused-report notices (`F#`) and the sync cells
+(`X#`), so the whole page is one Query (DynamoDB hands it back in 1 MB pages; following
+`LastEvaluatedKey` is still that one Query). Nothing here reads per learner or per cell.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from passback.data.cells import cell_record
 from passback.data.courses import course_record
 from passback.data.enrollments import enrollment_record
 from passback.data.gradebook_models import Cell, Enrollment, GradebookItem
+from passback.data.refusal_models import RefusedReportItem
+from passback.data.refusals import refusal_record
 from passback.data.tables import ensure_bound
+from passback.domain.clocks import RefusedReport
 from passback.domain.records import CellRecord, CourseRecord, EnrollmentRecord
 from passback.domain.release import ReleasePolicy
 
@@ -27,6 +30,8 @@ class GradebookSnapshot:
     enrollments: tuple[EnrollmentRecord, ...] = ()
     # (learner id, link id) -> cell
     cells: dict[tuple[str, str], CellRecord] = field(default_factory=dict)
+    # (learner id, activity id) -> the latest report refused for its date (data/refusals.py)
+    refusals: dict[tuple[str, str], RefusedReport] = field(default_factory=dict)
 
 
 class GradebookViewRepository:
@@ -42,4 +47,5 @@ class GradebookViewRepository:
             return None
         enrollments = tuple(enrollment_record(i) for i in items if isinstance(i, Enrollment))
         cells = {(i.learner_id, i.link_id): cell_record(i) for i in items if isinstance(i, Cell)}
-        return GradebookSnapshot(course=course, enrollments=enrollments, cells=cells)
+        refusals = {(i.learner_id, i.activity_id): refusal_record(i) for i in items if isinstance(i, RefusedReportItem)}
+        return GradebookSnapshot(course=course, enrollments=enrollments, cells=cells, refusals=refusals)

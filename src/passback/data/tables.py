@@ -16,6 +16,7 @@ from pynamodb.models import Model
 from passback.data.config_models import CONFIG_MODELS, ConfigItem
 from passback.data.gradebook_models import GRADEBOOK_MODELS, GradebookItem
 from passback.data.product_models import PRODUCT_CONFIG_MODELS, PRODUCT_GRADEBOOK_MODELS, PRODUCT_STATE_MODELS
+from passback.data.refusal_models import REFUSAL_MODELS
 from passback.data.state_models import STATE_MODELS, StateItem
 from passback.settings import Settings, get_settings
 
@@ -33,7 +34,11 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("ConfigTable", ConfigItem, CONFIG_MODELS + PRODUCT_CONFIG_MODELS, "config_table", None),
     TableSpec("StateTable", StateItem, STATE_MODELS + PRODUCT_STATE_MODELS, "state_table", "expires"),
     TableSpec(
-        "GradebookTable", GradebookItem, GRADEBOOK_MODELS + PRODUCT_GRADEBOOK_MODELS, "gradebook_table", "expires"
+        "GradebookTable",
+        GradebookItem,
+        GRADEBOOK_MODELS + PRODUCT_GRADEBOOK_MODELS + REFUSAL_MODELS,
+        "gradebook_table",
+        "expires",
     ),
 )
 

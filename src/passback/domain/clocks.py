@@ -8,6 +8,7 @@ clamping would put a guess in the learner's record and hide a product's broken c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 DEFAULT_SKEW = timedelta(minutes=5)
@@ -34,3 +35,40 @@ def _span(delta: timedelta) -> str:
     if seconds >= 120:
         return f"{seconds // 60} minutes"
     return f"{seconds} s"
+
+
+# How long a refused report is shown to instructors in the gradebook (docs/gradebook.md): long
+# enough for a weekly look at the gradebook to meet it, short enough that a fixed product's old
+# mistake does not stay for the term. The stored notice expires (TTL) at the same time.
+REFUSAL_SHOWN = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class RefusedReport:
+    """The latest score report refused for its date, for one learner and activity in one course.
+
+    `progress_version` is the learner's progress on the activity when it was refused: a course
+    grade computed from a newer version means a report was applied since (perhaps the resend).
+    `via`: "queue" (dead-lettered by the score function) or "api" (the score API answered 400).
+    """
+
+    course_id: str
+    learner_id: str
+    activity_id: str
+    occurred_at: datetime
+    received_at: datetime
+    refused_at: datetime
+    message_id: str
+    product: str | None = None
+    via: str = "queue"
+    progress_version: int = 0
+
+
+def refusal_shown(refused: RefusedReport, now: datetime) -> bool:
+    """Whether the gradebook still shows a refusal at `now` (TTL deletion can lag by a day or two)."""
+    return now < refused.refused_at + REFUSAL_SHOWN
+
+
+def applied_since(refused: RefusedReport, grade_progress_version: int | None) -> bool:
+    """Whether a course grade computed from `grade_progress_version` counts a report applied after the refusal."""
+    return grade_progress_version is not None and grade_progress_version > refused.progress_version

@@ -21,6 +21,8 @@ class ActivityInCourse:
     gau: datetime | None = None
     gau_applied_at: datetime | None = None
     released_at: datetime | None = None
+    # False for an assignment made before the activity-to-courses index existed (launch adds it).
+    indexed: bool = True
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class LinkRecord:
     line_items_url: str | None = None
     deleted_line_item_url: str | None = None
     line_item_recreated_at: datetime | None = None
+    # Why the LMS column's label is not the activity's title (the LMS refused the PUT), if it is not.
+    label_note: str | None = None
 
     @property
     def is_homepage(self) -> bool:

@@ -277,6 +277,10 @@ class Ags:
     def _put_line_item(self, request: Request, route: AgsRoute) -> Response:
         _, type_id = self._authorize(request, _WRITE_LINEITEMS)
         item = self._line_item(route)
+        refusal = self._lms.state.line_item_put_refusal
+        if refusal is not None:
+            self._lms.stats.count("lineitem_update_refused")
+            raise _error(self._lms, refusal, "Changing a line item is not supported")
         body = self._json_body(request, LINEITEM_TYPE)
         label = body.get("label") if isinstance(body, dict) else None
         if not isinstance(label, str) or not label.strip():

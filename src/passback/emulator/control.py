@@ -39,6 +39,7 @@ class ControlApi:
             "drop": lambda b: emu.drop(**b),
             "add_link": lambda b: emu.add_link(**b),
             "line_item_url": lambda b: emu.line_item_url(**b),
+            "refuse_line_item_put": lambda b: emu.refuse_line_item_put(**b),
             "rotate_key": lambda b: {"kid": emu.rotate_key(**b)},
             "public_key_pem": lambda _: {"pem": emu.public_key_pem().decode("ascii")},
             "reset_counters": lambda b: emu.reset_counters(**b),

@@ -367,6 +367,12 @@ class LmsEmulator(BrowserLaunches):
                 if item.context_id == context_id
             ]
 
+    def refuse_line_item_put(self, status: int | None = 405) -> None:
+        """Answer every line item PUT with `status` (405, 403 or 501), as a platform that does not let a tool
+        rename its columns; None takes PUTs again."""
+        with self._state.lock:
+            self._state.line_item_put_refusal = status
+
     def delete_line_item(
         self, context_id: str, resource_link_id: str | None = None, *, item_id: int | None = None
     ) -> int:

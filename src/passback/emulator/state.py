@@ -236,6 +236,8 @@ class EmulatorState:
         self.nrps_page_cap = 1000
         # False: the line item container ignores resource_link_id/resource_id/tag filters (some LMSs do).
         self.line_item_filters = True
+        # An HTTP status (403, 405, 501): the platform refuses PUT on line items (a label change), as some LMSs do.
+        self.line_item_put_refusal: int | None = None
 
     # -- registration -------------------------------------------------------------------------
 

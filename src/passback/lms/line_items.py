@@ -134,8 +134,14 @@ class LineItemsClient:
             raise LmsError("The LMS created the column but did not say its URL (no id).", status=response.status_code)
         return created.url
 
-    def relabel(self, endpoint: TokenEndpoint, line_item_url: str, label: str) -> bool:
-        """PUT the line item with a new label (the rest as the LMS has it). False when the LMS refuses PUT."""
+    def relabel(self, endpoint: TokenEndpoint, line_item_url: str, label: str, *, resource_id: str) -> str:
+        """PUT the line item with a new label (the rest as the LMS has it), only if it is Passback's column for
+        `resource_id` (its `resourceId`): an instructor's own column keeps the name they gave it.
+
+        Returns "relabelled", "unchanged" (already so called) or "not ours"; raises `LmsError` otherwise (a
+        platform that does not take PUT answers 405, 501 or 403: the caller records that, see
+        services/column_labels.py).
+        """
 
         def get(token: str) -> requests.Response:
             self.requests_made += 1
@@ -147,8 +153,10 @@ class LineItemsClient:
         if response.status_code != 200 or not _is_json(response) or not isinstance(response.json(), dict):
             raise self._ags.error(endpoint, response)
         current = dict(response.json())
-        if current.get("label") == label:
-            return True
+        if str(current.get("resourceId") or "") != resource_id:
+            return "not ours"
+        if current.get("label") == label[:250]:
+            return "unchanged"
         current["label"] = label[:250]
 
         def put(token: str) -> requests.Response:
@@ -161,11 +169,9 @@ class LineItemsClient:
             )
 
         response = self._ags.authorised(endpoint, (LINEITEM_SCOPE,), put)
-        if response.status_code in (405, 501):
-            return False  # the platform does not take PUT on line items: the label stays as it is
         if response.status_code not in (200, 201, 204):
             raise self._ags.error(endpoint, response)
-        return True
+        return "relabelled"
 
 
 def _is_json(response: requests.Response) -> bool:

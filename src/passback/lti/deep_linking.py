@@ -39,6 +39,7 @@ from passback.tool_keys import ToolKeys
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
 SETTINGS_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+CONTENT_ITEMS_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/content_items"
 RESOURCE_LINK = "ltiResourceLink"
 PICKER_AUDIENCE = "passback-deep-linking"
 PICKER_LIFETIME = timedelta(minutes=30)
@@ -255,6 +256,13 @@ class PassbackDeepLink(DeepLink):
         if message.get("https://purl.imsglobal.org/spec/lti-dl/claim/data") is None:
             # The spec: data is echoed when the request had it; absent otherwise, not null.
             message.pop("https://purl.imsglobal.org/spec/lti-dl/claim/data", None)
+        items = message.get(CONTENT_ITEMS_CLAIM)
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and not item.get("custom"):
+                # pylti1p3 always writes `custom`, {} when empty. Moodle reads the claims as PHP arrays and
+                # writes them back as JSON, so {} becomes [], and its contentitem_return.php then fails
+                # (params_to_string() on an array): the homepage link could not be added. Absent is the spec's "none".
+                item.pop("custom", None)
         return message
 
     def encode_jwt(self, message: Any) -> str:

@@ -43,6 +43,7 @@ from passback.services.gradebook_marks import (
     mark_of,
     offset_text,
 )
+from passback.services.gradebook_refusals import RefusalNotice, cell_refusal
 from passback.services.sync import link_target
 
 # The marks and the ways of writing grades and times live in gradebook_marks; importers of this
@@ -115,6 +116,8 @@ class CellView:
     merge_waiting: bool = False
     # In a course moved from LTI 1.1 to 1.3: the protocol this cell's grade goes by (domain/migration.py).
     protocol: str | None = None
+    # A report for this learner and activity refused for its date (services/gradebook_refusals.py).
+    refusal: RefusalNotice | None = None
 
     @property
     def mark(self) -> Mark:
@@ -142,6 +145,8 @@ class ColumnView:
     threshold: int | None = None
     # The LMS column's points (AGS `scoreMaximum` of the line item), where Passback knows it.
     points: float | None = None
+    # Why the LMS column is not called by the activity's title (the LMS refused the label change).
+    label_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,11 @@ class GradebookView:
 
     def activity(self, activity_id: str) -> ActivityInCourse | None:
         return self.course.activities.get(activity_id)
+
+    @property
+    def refused_reports(self) -> int:
+        """Cells with a refused report that nothing applied since (the summary points at them)."""
+        return sum(1 for row in self.rows for c in row.cells if c.refusal is not None and not c.refusal.past)
 
 
 class GradebookService:
@@ -222,6 +232,7 @@ def build_view(
             extra_links=extra,
             threshold=thresholds.get(activity.activity_id),
             points=_points(link),
+            label_note=link.label_note if link else None,
         )
         specs.append((column, link))
     homepage, extra = _first(course.homepage_links())
@@ -257,6 +268,9 @@ def build_view(
             view = cell_view(course, enrollment, column, link, cell, now, owed=owed, zone=zone)
             if course.lti13_issuer and link is not None:
                 view = replace(view, protocol=protocol_of(link_target(course, link, enrollment, cell)))
+            if snapshot.refusals and column.activity_id is not None:
+                notice = cell_refusal(snapshot.refusals, course, enrollment, column.activity_id, now, zone)
+                view = replace(view, refusal=notice) if notice is not None else view
             cells.append(view)
             per_column[position][view.status] += 1
             totals[view.status] += 1

@@ -20,7 +20,7 @@ from passback.data.enrollments import EnrollmentRepository
 from passback.data.errors import Conflict
 from passback.data.learners import LearnerRepository
 from passback.domain.launches import courses_create_themselves, students_enroll_themselves
-from passback.domain.records import CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
+from passback.domain.records import ActivityInCourse, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
 from passback.ids import course_id, link_id, platform_id
 from passback.observability import logger
 from passback.services.grades import CourseGrades
@@ -45,6 +45,7 @@ class LegacyIds:
 
 # A launch that loses a race for its cell re-reads and re-applies this many times (never a 500).
 _TARGET_RACES = 8
+_INDEXED = ActivityInCourse(activity_id="", idx=0)  # stands for "not assigned": nothing to index
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,8 @@ class LaunchService:
 
         # The link, and the activity it names (assigned in this course from now on).
         newly_assigned = False
+        if facts.activity_id and not course.activities.get(facts.activity_id, _INDEXED).indexed:
+            self.courses.index_activity(cid, facts.activity_id)  # assigned before the index existed
         if facts.activity_id and facts.activity_id not in course.activities:
             activity = self.catalog.get(facts.activity_id)
             newly_assigned = self.courses.assign_activity(

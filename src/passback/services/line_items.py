@@ -1,4 +1,4 @@
-"""Line items Passback manages: find or create a link's column once, recreate a deleted one, relabel.
+"""Line items Passback manages: find or create a link's column once, recreate a deleted one.
 
 A launch that carries the AGS container (`lineitems`) but no `lineitem` (a homepage link, a course
 navigation launch) needs the link's column. Two launches of a new link can arrive in the same second
@@ -124,16 +124,3 @@ class LineItemService(LineItems):
         )
         logger.info("line item recreated", extra={"course": course.course_id, "link": link.link_id})
         return url
-
-    def relabel(self, course: CourseRecord, activity_id: str, title: str) -> int:
-        """An activity's new title on the columns of its links, where the LMS takes PUT. Returns how many."""
-        done = 0
-        for link in course.links_for_activity(activity_id):
-            if not link.line_item_url or link.column_deleted or link.lti_version != "1.3":
-                continue
-            try:
-                if self.client.relabel(self.lms.token_endpoint(course, link), link.line_item_url, title):
-                    done += 1
-            except LmsError as error:
-                logger.warning("line item label not updated", extra={"link": link.link_id, "error": error.message})
-        return done

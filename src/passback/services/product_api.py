@@ -33,6 +33,7 @@ from passback.messages import ActivityMessage, ScoreMessage
 from passback.observability import count, logger
 from passback.queues import Queues
 from passback.services.pool import run_all
+from passback.services.refusals import RefusalNotices
 from passback.tool_keys import ToolKeys
 
 API_AUDIENCE = "passback-api"
@@ -169,8 +170,10 @@ class MessageIntake:
         queues: Queues,
         catalog: ActivityRepository,
         clock_skew: timedelta = DEFAULT_SKEW,
+        refusals: RefusalNotices | None = None,
     ) -> None:
         self.clock_skew = clock_skew
+        self.refusals = refusals
         self.products = products
         self.statuses = statuses
         self.rates = rates
@@ -198,6 +201,7 @@ class MessageIntake:
         ]
         if ahead:
             # The score function would dead-letter them (issue 17's clock rule): say so now instead.
+            self._tell_instructors(product, messages, ahead, now)
             raise ApiRefused(400, "invalid", "some messages are not valid: none was accepted", ahead)
         problems = self._scope_problems(product, messages)
         if problems:
@@ -255,6 +259,32 @@ class MessageIntake:
             )
         count("ApiMessagesAccepted", len(ids))
         return ids
+
+    def _tell_instructors(
+        self,
+        product: ProductRecord,
+        messages: Sequence[ScoreMessage | ActivityMessage],
+        ahead: list[Problem],
+        now: datetime,
+    ) -> None:
+        """Record the refused reports for the gradebook (services/refusals.py), as the score function does.
+
+        Only reports this product may send (its activity, its learner: the same scope checks as an
+        accepted message), and only within its rate limit, so a product cannot write notices about
+        other products' learners, nor write them faster than it could post scores.
+        """
+        if self.refusals is None:
+            return
+        try:
+            outside = {p.index for p in self._scope_problems(product, messages)}
+            refused = [m for p in ahead if p.index not in outside and isinstance(m := messages[p.index], ScoreMessage)]
+            if not refused or not self.rates.take(product.product_id, len(refused), product.rate_per_second, now):
+                return
+        except Exception as error:  # the notice is best effort: the product still gets its 400, never a 500
+            logger.warning("refused reports not recorded for the gradebook", extra={"error": repr(error)[:300]})
+            return
+        for message in refused:
+            self.refusals.record(message, received_at=now, now=now, product_id=product.product_id, via="api")
 
     def status(self, caller: Caller, message_id: str) -> StatusRecord | None:
         return self.statuses.get(caller.product.product_id, message_id)

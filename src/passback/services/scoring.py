@@ -39,6 +39,7 @@ from passback.observability import count, logger
 from passback.queues import PRODUCT_ATTRIBUTE, Queues
 from passback.services.grades import CourseGrades, settle
 from passback.services.pool import run_all
+from passback.services.refusals import RefusalNotices
 from passback.services.sync import SyncService
 
 # An activity unknown on first delivery may still be on its way; give up after this many receives.
@@ -119,6 +120,7 @@ class ScoringService:
         statuses: MessageStatuses | None = None,
         clock_skew: timedelta = DEFAULT_SKEW,
         grades: CourseGrades | None = None,
+        refusals: RefusalNotices | None = None,
     ) -> None:
         self.grades = grades or CourseGrades(progress, enrollments, catalog, courses)
         self.catalog = catalog
@@ -131,6 +133,8 @@ class ScoringService:
         self.workers = workers
         self.statuses = statuses
         self.clock_skew = clock_skew
+        # Tells instructors about a report refused for its date (services/refusals.py).
+        self.refusals = refusals
 
     # ------------------------------------------------------------------ one message
 
@@ -162,6 +166,8 @@ class ScoringService:
         refusal = future_report_refusal(message.occurred_at, received_at or now, self.clock_skew)
         if refusal is not None:
             count("ScoresFromTheFuture")
+            if self.refusals is not None:
+                self.refusals.record(message, received_at=received_at or now, now=now, product_id=product_id)
             raise FutureReport(refusal)
         return self.apply_score(message, now, course_cache, product_id, batch)
 

@@ -202,6 +202,12 @@ def glance(view: GradebookView, base: str) -> str:
         if attention
         else "Nothing needs your attention."
     )
+    refused = view.refused_reports
+    if refused:  # not a status: the cells' grades stand; the notices say what to ask the product (gradebook.md)
+        summary += (
+            f" {refused} cell{'s' if refused != 1 else ''} show{'' if refused != 1 else 's'} a report that a product "
+            "dated in the future and Passback refused (marked \u26a0 report refused): open it for what to ask."
+        )
     inner = (
         '<h2 class="vh">At a glance</h2>'
         f'<p><strong>{e(summary)}</strong> <span class="live" id="live" aria-live="polite"></span></p>'

@@ -60,6 +60,8 @@ def column_header(column: ColumnView, position: int, selection: Selection | None
             lines.append(f"grade from {column.threshold} question{'s' if column.threshold != 1 else ''}")
     if column.points:
         lines.append(f"LMS column: {column.points:g} pts (it scales the %)")
+    if column.label_note:
+        lines.append(column.label_note)
     if column.extra_links:
         lines.append(f"+{column.extra_links} more link{'s' if column.extra_links != 1 else ''} (first shown)")
     small = "".join(f"<small>{e(line)}</small>" for line in lines)
@@ -146,10 +148,20 @@ def cell_html(cell: CellView, column: ColumnView, position: int, base: str, zone
             f'<button form="act" formaction="{base}/resync" name="cell" '
             f'value="{e(cell.learner_id)} {e(cell.link_id)}">{verb}</button>'
         )
+    refused, refused_text = "", ""
+    if cell.refusal is not None:  # beside the status, never instead of it (services/gradebook_refusals.py)
+        tone = "note" if cell.refusal.past else f"mk {Tone.WARN.value}"
+        refused = (
+            f' <span class="{tone} rf" title="{e(cell.refusal.text)}">'
+            f'<span class="sym" aria-hidden="true">\u26a0</span>{e(cell.refusal.label)}</span>'
+        )
+        refused_text = (
+            f'<p class="rf"><strong>{e(cell.refusal.label.capitalize())}.</strong> {e(cell.refusal.text)}</p>'
+        )
     inner = (
-        f"{shown}{note} <details>"
+        f"{shown}{note}{refused} <details>"
         f'<summary title="{e(cell.message)}">{badge}{todo}</summary>'
-        f"<p>{e(cell.message)}</p>{_steps(cell, column, zone)}{button}</details>"
+        f"<p>{e(cell.message)}</p>{refused_text}{_steps(cell, column, zone)}{button}</details>"
     )
     return versioned("td", cell_id(cell.learner_id, position), f' class="c-{mark.key}"', inner)
 

@@ -1,0 +1,108 @@
+"""An activity's new title reaches the LMS columns Passback made for it, where the platform takes PUT."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import requests
+
+from passback import container
+from passback.clock import utcnow
+from passback.data.column_labels import ColumnLabelRepository
+from passback.ids import course_id, platform_key_lti13
+from stack_harness import CLIENT_ID, Stack, activity
+
+CONTEXT = "bio-101"
+
+
+def deep_linked_course(stack: Stack, lms: Any) -> str:
+    """Quiz 1 and quiz 2 deep-linked (two Passback columns), plus an instructor's own link to quiz 1 whose
+    column the LMS made (no resourceId): the instructor named it, Passback must leave it alone."""
+    stack.register_lti13(lms)
+    lms.add_course(CONTEXT, "Biology 101")
+    lms.add_user("teacher", name="Tess Teacher", email="tess@example.edu", roles=["instructor"])
+    lms.enroll(CONTEXT, "teacher", "instructor")
+    stack.send_messages([activity("quiz-1", "Cell biology quiz"), activity("quiz-2", "Genetics quiz")])
+    stack.drain()
+    done = lms.deep_link(requests.Session(), CLIENT_ID, "teacher", CONTEXT, ["quiz-1", "quiz-2"])
+    assert done.status_code == 200, done.text[:300]
+    lms.add_link(CONTEXT, "own-quiz-1", title="Quiz one (my column)", custom={"activity_id": "quiz-1"})
+    for link in lms.links(CONTEXT):
+        assert stack.launch13(lms, "teacher", CONTEXT, link["resource_link_id"]).status_code == 303
+    stack.drain()
+    return course_id(platform_key_lti13(lms.issuer), CONTEXT)
+
+
+def labels(lms: Any) -> dict[str, str]:
+    return {item["resourceId"] or item["resourceLinkId"]: item["label"] for item in lms.line_items(CONTEXT)}
+
+
+def test_a_renamed_activity_relabels_the_columns_passback_made_for_it_and_no_other(stack: Stack, lms: Any) -> None:
+    cid = deep_linked_course(stack, lms)
+    before = labels(lms)
+    assert before["quiz-1"] == "Cell biology quiz"
+    lms.reset_counters()
+
+    stack.send_messages([activity("quiz-1", "Cells and membranes")])
+    stack.drain()
+
+    after = labels(lms)
+    assert after["quiz-1"] == "Cells and membranes"
+    assert after["quiz-2"] == "Genetics quiz"
+    assert after["own-quiz-1"] == before["own-quiz-1"]  # the instructor's own column keeps its name
+    assert lms.counters.get("lineitem_update") == 1
+    course = container.courses().get(cid)
+    assert course is not None
+    assert course.activities["quiz-1"].title == "Cells and membranes"
+
+    # The same title again (a redelivered message, a product re-announcing its catalog) costs no PUT.
+    stack.send_messages([activity("quiz-1", "Cells and membranes", min_questions=2)])
+    stack.drain()
+    assert lms.counters.get("lineitem_update") == 1
+
+
+def test_a_platform_that_refuses_label_changes_is_asked_once_and_the_gradebook_says_so(stack: Stack, lms: Any) -> None:
+    cid = deep_linked_course(stack, lms)
+    lms.lms.state.line_item_put_refusal = 405
+    lms.reset_counters()
+
+    stack.send_messages([activity("quiz-1", "Cells and membranes")])
+    stack.drain()
+    assert lms.counters.get("lineitem_update_refused") == 1
+    assert labels(lms)["quiz-1"] == "Cell biology quiz"
+    [platform] = container.platforms().for_issuer(lms.issuer)
+    assert platform.line_item_put_refused is not None
+    assert "405" in platform.line_item_put_refused
+
+    # Later renames (another activity, the same one again) send nothing to that platform: no GET, no PUT.
+    lms.reset_counters()
+    stack.send_messages([activity("quiz-2", "Genes and heredity"), activity("quiz-1", "Cells, revised")])
+    stack.drain()
+    assert lms.counters.get("lineitem_update_refused", 0) == 0
+    assert lms.counters.get("lineitem_get", 0) == 0
+    course = container.courses().get(cid)
+    assert course is not None
+    assert course.activities["quiz-2"].title == "Genes and heredity"
+    notes = {link.activity_id: link.label_note for link in course.links.values() if link.label_note}
+    assert set(notes) == {"quiz-1", "quiz-2"}
+    assert "rename the column in the LMS" in (notes["quiz-1"] or "")
+
+    view = container.gradebook().build(cid, utcnow())
+    assert view is not None
+    [column] = [c for c in view.columns if c.activity_id == "quiz-2"]
+    assert column.label_note is not None
+    assert "HTTP 405" in column.label_note
+
+
+def test_a_month_after_a_refusal_one_probe_goes_through_and_clears_it(stack: Stack, lms: Any) -> None:
+    deep_linked_course(stack, lms)
+    labels_repo = ColumnLabelRepository()
+    labels_repo.record_put_refusal(lms.issuer, CLIENT_ID, "HTTP 405: no", utcnow() - timedelta(days=31))
+    lms.reset_counters()
+
+    stack.send_messages([activity("quiz-1", "Cells and membranes")])  # the platform takes PUTs now
+    stack.drain()
+
+    assert labels(lms)["quiz-1"] == "Cells and membranes"
+    assert labels_repo.put_refusal(lms.issuer, CLIENT_ID) is None
