@@ -25,6 +25,16 @@ if TYPE_CHECKING:
 
 _JWKS_CACHE_SECONDS = 60.0
 MIN_AGE_BEFORE_RETIRE = timedelta(minutes=15)
+# Platforms check a tool's `iat` without leeway (Moodle's php-jwt refuses "a token with iat prior to"
+# its own clock), so a tool clock one second ahead of the LMS's would get its client assertions and
+# deep-linking responses refused. What Passback signs for a platform is dated this much earlier
+# (pylti1p3 takes 5 s off its client assertions for the same reason); lifetimes count from that date.
+ISSUED_EARLIER = timedelta(seconds=30)
+
+
+def issued_at(now: datetime) -> int:
+    """The `iat` of a JWT Passback signs for a platform (see ISSUED_EARLIER)."""
+    return int((now - ISSUED_EARLIER).timestamp())
 
 
 class NoToolKey(Exception):

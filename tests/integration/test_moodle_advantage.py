@@ -85,7 +85,7 @@ if ($action === 'deep-linking-on') {
         $tools = ($gbs && $gbs->gradeitemid) ? grade_item::fetch(['id' => $gbs->gradeitemid]) : null;
         $out[] = ['cmid' => (int)$cm->id, 'instance' => (int)$lti->id, 'name' => $lti->name,
             'typeid' => (int)$lti->typeid, 'toolurl' => $lti->toolurl, 'custom' => $lti->instructorcustomparameters,
-            'grademax' => $gi ? (float)$gi->grademax : null,
+            'grademax' => $gi ? (float)$gi->grademax : null, 'column_name' => $gi ? $gi->itemname : null,
             'resourceid' => $gbs ? $gbs->resourceid : null, 'tag' => $gbs ? $gbs->tag : null,
             'tool_column' => $tools ? ['id' => (int)$tools->id, 'itemtype' => $tools->itemtype,
                 'grademax' => (float)$tools->grademax, 'label' => $tools->itemname] : null];
@@ -97,6 +97,16 @@ if ($action === 'deep-linking-on') {
     $item = $grades->items[0] ?? null;
     $grade = $item ? ($item->grades[$userid]->grade ?? null) : null;
     echo json_encode($grade === null ? null : (float)$grade);
+} else if ($action === 'deep-link-response') {
+    // What contentitem_return.php does with the posted JWT (before its login and sesskey checks).
+    [$typeid, $jwt] = $args;
+    try {
+        $params = lti_convert_from_jwt($typeid, $jwt);
+        echo json_encode(lti_tool_configuration_from_content_item($typeid, $params['lti_message_type'] ?? '',
+            $params['lti_version'] ?? '', $params['oauth_consumer_key'] ?? '', $params['content_items'] ?? ''));
+    } catch (Exception $e) {
+        echo json_encode(['refused' => $e->getMessage()]);
+    }
 } else if ($action === 'column-grade') {
     [$itemid, $userid] = $args;
     $grade = grade_grade::fetch(['itemid' => $itemid, 'userid' => $userid]);
@@ -169,7 +179,7 @@ def browser_launch(user: dict[str, Any], cmid: int, prefix: Path) -> dict[str, A
 
 
 def test_moodles_roster_enrolls_the_learner_who_never_launched_and_excludes_the_suspended_one(
-    stack: Stack, tmp_path: Path
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """NRPS from a real Moodle: the teacher's first launch reads the course's memberships; a student
     who never opened Passback is in the gradebook and gets the deadline zero through AGS; a
@@ -210,7 +220,11 @@ def test_moodles_roster_enrolls_the_learner_who_never_launched_and_excludes_the_
 
     # Sue is suspended in Moodle: Moodle's roster leaves her out; `passback roster sync` marks her gone.
     assert moodle.do("suspend", str(mid), str(leaver["id"])) is False
+    # Two members a page, so Moodle's paging (`Link: <...?limit=2&from=2>; rel="next"`) is followed.
+    monkeypatch.setattr("passback.lms.roster.PAGE_SIZE", 2)
+    capsys.readouterr()
     assert cli_main(["roster", "sync", "--course", cid]) == 0
+    assert "3 members in 2 page(s)" in capsys.readouterr().out  # the teacher and students 1 and 2
     after = {e.lms_user_id: e for e in container.enrollments().page(cid, None, 100)[0]}
     assert after[ids["student3"]].in_course is False
     assert after[ids["student2"]].in_course is True
@@ -404,3 +418,48 @@ def test_moodle_takes_several_deep_linked_items_and_passback_makes_the_homepage_
     column = after[""]["tool_column"]
     assert (column["itemtype"], column["grademax"]) == ("manual", 100.0), column
     assert moodle.do("column-grade", str(column["id"]), str(student["id"])) == pytest.approx(80.0)
+
+    # The product renames an activity: Moodle takes the new label on the column deep linking made (PUT).
+    stack.send_messages([activity(cells, f"Cell biology quiz {run}")])
+    stack.drain()
+    renamed = {link["custom"]: link for link in moodle.do("links", str(mid))}
+    assert renamed[f"activity_id={cells}"]["column_name"] == f"Cell biology quiz {run}"
+    assert renamed[f"activity_id={genes}"]["column_name"] == f"Gene quiz {run}"
+
+
+def test_moodle_takes_passbacks_jwts_when_passbacks_clock_runs_ahead_of_moodles(stack: Stack, tmp_path: Path) -> None:
+    """Moodle checks `iat` with no leeway ("Cannot handle token with iat prior to ..."): Passback dates
+    what it signs a little early, so a tool clock some seconds ahead of Moodle's still gets an access
+    token (client assertion) and a deep-linking response accepted."""
+    from passback.emulator.browser import parse_page
+    from passback.lms.roster import NRPS_SCOPE
+    from passback.lms.tokens import TokenEndpoint
+    from passback.lti import deep_linking
+    from passback.lti.deep_linking import Choice, DeepLinkingRequest
+
+    script = tmp_path / "moodle_advantage.php"
+    script.write_text(PHP)
+    moodle = Moodle(script)
+    out = moodle.provision(stack.base_url, uuid.uuid4().hex[:6], "quiz-1")
+    register(out)
+    ahead = datetime.now(UTC) + timedelta(seconds=20)
+
+    endpoint = TokenEndpoint(platform_id="real-moodle", token_url=out["token_url"], client_id=out["client_id"])
+    assert container.tokens().token(endpoint, (NRPS_SCOPE,), now=ahead)
+
+    request = DeepLinkingRequest(
+        issuer=MOODLE_URL,
+        client_id=out["client_id"],
+        deployment_id=out["deployment_id"],
+        context_id=str(out["course_id"]),
+        context_title=out["course_name"],
+        user_id=str(out["users"]["teacher"]["id"]),
+        roles=("http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor",),
+        return_url=f"{MOODLE_URL}/mod/lti/contentitem_return.php?course={out['course_id']}&id={out['deployment_id']}",
+        accept_multiple=True,
+    )
+    form = deep_linking.response_form(
+        request, [Choice("quiz-1", "Quiz 1")], container.tool_keys(), f"{stack.base_url}/lti13/launch", ahead
+    )
+    taken = moodle.do("deep-link-response", out["deployment_id"], parse_page(form).forms[0].fields["JWT"])
+    assert taken.get("instructorcustomparameters") == "activity_id=quiz-1", taken

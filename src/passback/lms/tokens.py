@@ -23,7 +23,7 @@ from passback.data.tokens import AccessTokenStore, StoredToken, expired
 from passback.domain.delivery import FailureKind
 from passback.lms.errors import LmsError, lms_message
 from passback.lms.http import Http, PlatformGate, retry_after_seconds
-from passback.tool_keys import ToolKeys
+from passback.tool_keys import ToolKeys, issued_at
 
 MARGIN_SECONDS = 60.0
 REFUSAL_MEMORY_SECONDS = 30.0
@@ -100,14 +100,13 @@ class TokenCache:
             return lock
 
     def _fetch(self, endpoint: TokenEndpoint, scopes: tuple[str, ...], now: datetime) -> StoredToken:
-        issued = int(now.timestamp())
         assertion = self._keys.sign(
             {
                 "iss": endpoint.client_id,
                 "sub": endpoint.client_id,
                 "aud": endpoint.audience or endpoint.token_url,
-                "iat": issued,
-                "exp": issued + 300,
+                "iat": issued_at(now),  # a little earlier: the LMS's clock may be behind Passback's
+                "exp": int(now.timestamp()) + 300,
                 "jti": uuid.uuid4().hex,
             }
         )

@@ -6,8 +6,9 @@ what is particular to deep linking. The response is pylti1p3's `DeepLink`, with 
 
 - pylti1p3 signs with a private key kept on the registration; Passback signs with the tool's
   current key (`ToolKeys`, the kid the JWKS serves), so a key rotation needs no registration edit;
-- its `iat`/`exp` read the wall clock and live ten minutes; here they come from Passback's clock and
-  live five (the platform consumes the response at once);
+- its `iat`/`exp` read the wall clock and live ten minutes; here they come from Passback's clock,
+  `iat` 30 s early (Moodle refuses an `iat` ahead of its own clock), and live five minutes from that
+  (the platform consumes the response at once);
 - its auto-post form puts `deep_link_return_url` into HTML unescaped; here it is escaped, and the
   URL must be on the platform's own host (its registered URLs, or the page that posted the request):
   a signed request naming another host is refused, so the JWT is never posted anywhere else;
@@ -34,7 +35,7 @@ from pylti1p3.registration import Registration
 from passback.data.launch_state import NonceStore
 from passback.domain.launches import students_enroll_themselves
 from passback.lti.errors import RELAUNCH, LaunchRefused
-from passback.tool_keys import ToolKeys
+from passback.tool_keys import ToolKeys, issued_at
 
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
@@ -251,7 +252,7 @@ class PassbackDeepLink(DeepLink):
 
     def get_message_jwt(self, resources: Any) -> dict[str, object]:
         message = super().get_message_jwt(resources)
-        issued = int(self._now.timestamp())
+        issued = issued_at(self._now)  # a little earlier: Moodle checks iat against its clock without leeway
         message.update({"iat": issued, "exp": issued + int(RESPONSE_LIFETIME.total_seconds())})
         if message.get("https://purl.imsglobal.org/spec/lti-dl/claim/data") is None:
             # The spec: data is echoed when the request had it; absent otherwise, not null.
