@@ -190,6 +190,9 @@ class Enrollment(GradebookItem, discriminator="enrollment"):
     launched = BooleanAttribute(null=True)
     # A launch while the course roster was being read (only then): the read's "inactive" is older than it.
     launched_at = UTCDateTimeAttribute(null=True)
+    # The send protocol: per link id, [claim id, lease end (epoch s), reserved AGS timestamp] of the
+    # last claim on that cell (docs/architecture.md, "A cell's states"); absent until the first.
+    claims = MapAttribute[str, Any](null=True)  # type: ignore[arg-type]
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -220,10 +223,11 @@ class Cell(GradebookItem, discriminator="cell"):
     outcome_service_url = UnicodeAttribute(null=True)
     history = ListAttribute[Any](default=list)  # type: ignore[arg-type]
     updated_at = UTCDateTimeAttribute(null=True)
-    claim_id = UnicodeAttribute(null=True)
-    claim_until = UTCDateTimeAttribute(null=True)
-    claim_value = NumberAttribute(null=True)
-    dirty = BooleanAttribute(null=True)
+    # The last claim (kept on the enrollment) whose holder recorded here: it is released.
+    done_claim = UnicodeAttribute(null=True)
+    # A sender found claim `mark_for` live and left this mark; the lease it waits on ends at `mark_until`.
+    mark_for = UnicodeAttribute(null=True)
+    mark_until = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
 
     @classmethod
