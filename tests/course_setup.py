@@ -32,6 +32,11 @@ class Course:
         link = next(link for link in self.record().links.values() if link.resource_link_id == resource_link_id)
         return container.cells().get(self.course_id, self.learners[user], link.link_id)
 
+    def claim(self, user: str, resource_link_id: str) -> Any:
+        """The last send claim taken on a cell (kept on the enrollment), or None."""
+        link = next(link for link in self.record().links.values() if link.resource_link_id == resource_link_id)
+        return self.enrollment(user).claims.get(link.link_id)
+
     def lms_grade(self, user: str, resource_link_id: str) -> float | None:
         value: float | None = self.lms.gradebook().get(self.context, {}).get(user, {}).get(resource_link_id)
         return value

@@ -46,3 +46,9 @@ def test_the_instructor_sees_which_cell_had_a_report_refused_for_its_date_and_wh
     expect(words).to_contain_text("kept the grade from the reports it trusts")
     expect(words).to_contain_text("send that report again with the right time")
     save_shot(quiz, "gradebook-refused-report.png", tmp_path)
+
+    # In a large course: one click shows only the learners with such a notice.
+    page.get_by_role("button", name="Show learners with a refused report").click()
+    expect(page.locator("table.gb tbody tr")).to_have_count(1)
+    expect(page.locator("table.gb tbody tr th")).to_contain_text("Ada Lovelace")
+    expect(page.locator('select[name="show"]')).to_have_value("refused")

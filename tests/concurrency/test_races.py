@@ -300,7 +300,8 @@ def test_a_cell_whose_sender_died_mid_send_is_redriven_after_its_lease_when_its_
 
         assert course.lms_grade("sam", "link-quiz-1") == 70.0
         cell = course.cell("sam", "link-quiz-1")
-        assert (cell.status, cell.sent_value, cell.claim_id) == ("synced", 70.0, None)
+        assert (cell.status, cell.sent_value, cell.mark_for) == ("synced", 70.0, None)
+        assert cell.done_claim == course.claim("sam", "link-quiz-1").claim_id  # released
         assert_timestamps_increase(lms, "sam")
     finally:
         dying.buried.set()
@@ -316,17 +317,17 @@ def test_a_claim_taken_late_in_a_long_invocation_holds_its_full_lease_from_when_
     would post the same cell at the same time (for LTI 1.1, with no timestamp, in any order)."""
     course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
     scores = poller(stack, "ScoreQueue")
-    sync = container.sync()
-    real_sync_learner = sync.sync_learner
+    scoring = container.scoring()
+    real_apply = scoring.apply
     first_call = threading.Event()
 
     def after_a_long_while(*args: Any, **kwargs: Any) -> Any:
         if not first_call.is_set():
             first_call.set()
-            clock.advance(seconds=110)  # the invocation spent 110 s on other work before this cell
-        return real_sync_learner(*args, **kwargs)
+            clock.advance(seconds=110)  # the invocation spent 110 s on other work before this message
+        return real_apply(*args, **kwargs)
 
-    monkeypatch.setattr(sync, "sync_learner", after_a_long_while)
+    monkeypatch.setattr(scoring, "apply", after_a_long_while)
     stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=2))])
     first = in_background(scores.poll_once)  # claims at its now + 110 s; its POST is held
     assert held.entered.wait(30)
@@ -335,11 +336,12 @@ def test_a_claim_taken_late_in_a_long_invocation_holds_its_full_lease_from_when_
     assert scores.poll_once() == 1
     posted_while_held = [s for s in lms.score_history() if s["user_id"] == "sam"]
     cell = course.cell("sam", "link-quiz-1")
+    claim = course.claim("sam", "link-quiz-1")
     held.release.set()
     first.join(30)
     stack.drain()
 
     assert posted_while_held == [], "a second sender posted while the first still held its claim"
-    assert (cell.claim_value, cell.dirty) == (60.0, True)
+    assert cell.mark_for == claim.claim_id  # the second batch marked the first one's claim
     assert course.lms_grade("sam", "link-quiz-1") == 70.0
     assert_timestamps_increase(lms, "sam")

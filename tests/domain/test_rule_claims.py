@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from passback.domain.clocks import DEFAULT_SKEW, future_report_refusal
-from passback.domain.delivery import Action, CellState, CellStatus, claim_is_live, stops_sending, sync_decision
+from passback.domain.delivery import (
+    Action,
+    CellState,
+    CellStatus,
+    claim_is_live,
+    claim_timestamp,
+    stops_sending,
+    sync_decision,
+)
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -27,10 +35,21 @@ def test_a_sender_finding_the_claim_held_for_another_value_defers_to_its_holder(
     assert decide(70.0, CellState(claimed=True, claimed_value=70.0), released=False) is Action.DEFER
 
 
-def test_a_claim_holds_until_its_lease_ends() -> None:
-    assert claim_is_live("c1", NOW + timedelta(seconds=1), NOW)
-    assert not claim_is_live("c1", NOW, NOW)
-    assert not claim_is_live(None, NOW + timedelta(seconds=1), NOW)
+def test_a_claim_holds_until_its_holder_records_on_the_cell_or_its_lease_ends() -> None:
+    assert claim_is_live("c1", NOW + timedelta(seconds=1), None, NOW)
+    assert claim_is_live("c1", NOW + timedelta(seconds=1), "c0", NOW)  # the cell recorded an earlier claim
+    assert not claim_is_live("c1", NOW + timedelta(seconds=1), "c1", NOW)  # released
+    assert not claim_is_live("c1", NOW, None, NOW)
+    assert not claim_is_live(None, NOW + timedelta(seconds=1), None, NOW)
+
+
+def test_a_claim_reserves_the_second_after_the_cells_last_and_the_last_claims() -> None:
+    second = int(NOW.timestamp())
+    assert claim_timestamp(None, None, NOW) == second
+    assert claim_timestamp(second, None, NOW) == second + 1
+    # A holder died after reserving second + 5 (maybe after posting it): never used again.
+    assert claim_timestamp(second, second + 5, NOW) == second + 6
+    assert claim_timestamp(second - 100, second - 50, NOW) == second
 
 
 def test_only_statuses_that_stop_sending_need_the_release_state_read_at_write_time() -> None:

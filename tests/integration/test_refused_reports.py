@@ -22,6 +22,7 @@ from passback import container
 from passback.data.refusal_models import RefusedReportItem
 from passback.data.refusals import refusal_record
 from passback.services.gradebook import CellView, GradebookView
+from passback.services.gradebook_select import REFUSED, ViewOptions, select
 from product_kit import register_product
 from stack_harness import Stack, activity, score
 
@@ -112,6 +113,7 @@ def test_a_report_dated_in_the_future_is_shown_on_that_learners_cells_for_that_a
     assert mine["composite"].refusal is None
     assert all(c.refusal is None for c in cells_of(view, bio.learners["ria"]).values())
     assert view.refused_reports == 1
+    assert [r.learner_id for r in select(view, ViewOptions(show=REFUSED)).rows] == [sam]
 
     # The served page: the mark on that cell only, and the summary points at it.
     teacher = stack.launch13(lms, "teacher", bio.context, "link-quiz-1")

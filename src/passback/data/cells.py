@@ -42,10 +42,9 @@ def cell_record(item: Cell) -> CellRecord:
         history=tuple(Attempt.from_list(raw) for raw in (item.history or [])),
         updated_at=item.updated_at,
         version=item.version,
-        claim_id=item.claim_id,
-        claim_until=item.claim_until,
-        claim_value=item.claim_value,
-        dirty=bool(item.dirty),
+        done_claim=item.done_claim,
+        mark_for=item.mark_for,
+        mark_until=item.mark_until,
     )
 
 
@@ -97,16 +96,16 @@ class CellRepository:
         """Write the cell if nobody wrote it since it was read; raises Conflict otherwise.
 
         The sweep finds a cell through the sparse `due` index when its retry is due, and when a
-        sender marked it dirty behind a claim (due when the claim's lease ends): if the claim's
-        holder died, the sweep takes the cell over. A claim nobody waits on is not indexed (that
-        would cost two index writes per send): its holder's input (an SQS message) is delivered
-        again when the holder dies, and the redelivery takes the expired claim over.
+        sender marked it behind a claim (due when the claim's lease ends): if the claim's holder
+        died, the sweep takes the cell over. A claim nobody waits on is not indexed (that would
+        cost two index writes per send): its holder's input (an SQS message) is delivered again
+        when the holder dies, and the redelivery takes the expired claim over.
         """
         due_at: datetime | None = None
         if cell.status == CellStatus.RETRYING and cell.next_attempt_at is not None:
             due_at = cell.next_attempt_at
-        if cell.dirty and cell.claim_id is not None and cell.claim_until is not None:
-            due_at = cell.claim_until if due_at is None else min(due_at, cell.claim_until)
+        if cell.mark_for is not None and cell.mark_until is not None:
+            due_at = cell.mark_until if due_at is None else min(due_at, cell.mark_until)
         item = Cell(
             course_id=cell.course_id,
             learner_id=cell.learner_id,
@@ -125,10 +124,9 @@ class CellRepository:
             outcome_service_url=cell.outcome_service_url,
             history=[a.to_list() for a in cell.history[-HISTORY_KEPT:]],
             updated_at=cell.updated_at,
-            claim_id=cell.claim_id,
-            claim_until=cell.claim_until,
-            claim_value=cell.claim_value,
-            dirty=True if cell.dirty else None,
+            done_claim=cell.done_claim,
+            mark_for=cell.mark_for,
+            mark_until=cell.mark_until if cell.mark_for is not None else None,
             due_pk=f"RETRY#{retry_shard(cell.learner_id, cell.link_id)}" if due_at else None,
             due_sk=f"{due_stamp(due_at)}#{cell.course_id}" if due_at else None,
         )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -12,13 +13,17 @@ from passback.data.base import set_or_remove
 from passback.data.errors import Conflict, is_conditional_failure
 from passback.data.gradebook_models import Enrollment, GradebookItem
 from passback.data.tables import ensure_bound
-from passback.domain.records import EnrollmentRecord, GradeEntry
+from passback.domain.records import ClaimEntry, EnrollmentRecord, GradeEntry
 
 _MAX_RACES = 8
 
 
+def _raw_map(attribute: Any) -> Mapping[str, Any]:
+    return attribute.as_dict() if hasattr(attribute, "as_dict") else dict(attribute or {})
+
+
 def enrollment_record(item: Enrollment) -> EnrollmentRecord:
-    raw: Mapping[str, Any] = item.grades.as_dict() if hasattr(item.grades, "as_dict") else dict(item.grades or {})
+    raw = _raw_map(item.grades)
     return EnrollmentRecord(
         course_id=item.course_id,
         learner_id=item.learner_id,
@@ -32,7 +37,21 @@ def enrollment_record(item: Enrollment) -> EnrollmentRecord:
         lti13_user_id=item.lti13_user_id,
         lms_status=item.lms_status,
         launched=item.launched,
+        claims={link_id: ClaimEntry.from_list(entry) for link_id, entry in _raw_map(item.claims).items()},
     )
+
+
+def _claim_actions(record: EnrollmentRecord, claims: Mapping[str, ClaimEntry]) -> list[Any]:
+    """SET the claims' entries; the whole map when the item has none yet (its path does not exist).
+
+    Only ever applied conditionally on the version `record` was read at, so the map set whole
+    holds every claim the item had (none).
+    """
+    if not claims:
+        return []
+    if not record.claims:
+        return [Enrollment.claims.set({link_id: c.to_list() for link_id, c in claims.items()})]
+    return [Enrollment.claims[link_id].set(c.to_list()) for link_id, c in claims.items()]  # type: ignore[index]
 
 
 def replaces(stored: GradeEntry | None, candidate: GradeEntry, *, fresh: bool = False) -> bool:
@@ -159,13 +178,37 @@ class EnrollmentRepository:
             for item in GradebookItem.inverted.query(f"U#{learner_id}", GradebookItem.gsi1sk.startswith("C#"))
         ]
 
+    def take_claim(self, record: EnrollmentRecord, link_id: str, claim: ClaimEntry) -> EnrollmentRecord:
+        """Claim one cell: a conditional update on the version `record` was read at.
+
+        Returns the enrollment after the write (what is owed under the claim, with no further
+        read); raises Conflict when the enrollment changed since (a grade, another claim).
+        """
+        item = Enrollment(course_id=record.course_id, learner_id=record.learner_id, role=record.role)
+        item.version = record.version
+        try:
+            item.update(actions=_claim_actions(record, {link_id: claim}))
+        except UpdateError as error:
+            if is_conditional_failure(error):
+                raise Conflict(f"enrollment {record.course_id}/{record.learner_id} changed") from error
+            raise
+        return enrollment_record(item)
+
     def set_grades(
-        self, course_id: str, learner_id: str, entries: Mapping[int, GradeEntry], *, fresh: bool = False
+        self,
+        course_id: str,
+        learner_id: str,
+        entries: Mapping[int, GradeEntry],
+        *,
+        fresh: bool = False,
+        claims: Callable[[EnrollmentRecord], Mapping[str, ClaimEntry]] | None = None,
     ) -> EnrollmentRecord | None:
         """Store course grades that are newer than what is stored; optimistic locking on the item.
 
         Returns the enrollment after the write (or as it was, when nothing was newer), or None
-        when the learner is not enrolled. `fresh`: see `replaces`.
+        when the learner is not enrolled. `fresh`: see `replaces`. `claims`: given the enrollment
+        as this write leaves it, the cells to claim in the same write (the score path's send
+        protocol: one write for the grade and the claim, docs/architecture.md).
         """
         pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)
         for _ in range(_MAX_RACES):
@@ -175,9 +218,11 @@ class EnrollmentRepository:
                 return None
             record = enrollment_record(item)
             changed = {idx: e for idx, e in entries.items() if replaces(record.grades.get(idx), e, fresh=fresh)}
-            if not changed:
+            wanted = claims(replace(record, grades={**record.grades, **changed})) if claims is not None else {}
+            if not changed and not wanted:
                 return record
             actions = [Enrollment.grades[str(idx)].set(e.to_list()) for idx, e in changed.items()]  # type: ignore[index]
+            actions += _claim_actions(record, wanted)
             try:
                 item.update(actions=actions)
             except UpdateError as error:

@@ -184,6 +184,9 @@ class Enrollment(GradebookItem, discriminator="enrollment"):
     lms_status = UnicodeAttribute(null=True)
     # False while a learner the roster brought in has not opened any link; absent once they have.
     launched = BooleanAttribute(null=True)
+    # The send protocol: per link id, [claim id, lease end (epoch s), reserved AGS timestamp] of the
+    # last claim on that cell (docs/architecture.md, "A cell's states"); absent until the first.
+    claims = MapAttribute[str, Any](null=True)  # type: ignore[arg-type]
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -214,10 +217,11 @@ class Cell(GradebookItem, discriminator="cell"):
     outcome_service_url = UnicodeAttribute(null=True)
     history = ListAttribute[Any](default=list)  # type: ignore[arg-type]
     updated_at = UTCDateTimeAttribute(null=True)
-    claim_id = UnicodeAttribute(null=True)
-    claim_until = UTCDateTimeAttribute(null=True)
-    claim_value = NumberAttribute(null=True)
-    dirty = BooleanAttribute(null=True)
+    # The last claim (kept on the enrollment) whose holder recorded here: it is released.
+    done_claim = UnicodeAttribute(null=True)
+    # A sender found claim `mark_for` live and left this mark; the lease it waits on ends at `mark_until`.
+    mark_for = UnicodeAttribute(null=True)
+    mark_until = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
 
     @classmethod

@@ -104,9 +104,20 @@ def next_score_timestamp(last_sent_epoch: int | None, now: datetime) -> int:
     return candidate
 
 
-def claim_is_live(claim_id: str | None, claim_until: datetime | None, now: datetime) -> bool:
-    """A cell's claim holds until its lease ends; after that any sender may take the cell over."""
-    return claim_id is not None and claim_until is not None and claim_until > now
+def claim_is_live(claim_id: str | None, claim_until: datetime | None, done_claim: str | None, now: datetime) -> bool:
+    """A cell's claim (on the enrollment) holds until its holder records `done_claim` on the cell
+    or its lease ends; after that any sender may take the cell over."""
+    return claim_id is not None and claim_id != done_claim and claim_until is not None and claim_until > now
+
+
+def claim_timestamp(cell_sent_ts: int | None, last_claim_ts: int | None, now: datetime) -> int:
+    """The AGS timestamp a new claim reserves: after the cell's last and after the last claim's.
+
+    The last claim may have reserved a second it never recorded on the cell (its holder died
+    mid-send, maybe after its POST): that second is never used again.
+    """
+    floors = [ts for ts in (cell_sent_ts, last_claim_ts) if ts is not None]
+    return next_score_timestamp(max(floors) if floors else None, now)
 
 
 def stops_sending(status: CellStatus | None) -> bool:

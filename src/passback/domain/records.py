@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from passback.domain.grading import CourseGrade
@@ -138,6 +139,27 @@ def deadline_stamp(gau: datetime | None) -> int:
 
 
 @dataclass(frozen=True)
+class ClaimEntry:
+    """A sender's claim on one cell, kept on the enrollment (docs/architecture.md, "A cell's states").
+
+    `ts` is the AGS timestamp it reserved (whole seconds). The claim is released when the cell
+    records `done_claim` = `claim_id`, and ends anyway at `until` (its lease).
+    """
+
+    claim_id: str
+    until: datetime
+    ts: int
+
+    def to_list(self) -> list[Any]:
+        return [self.claim_id, math.ceil(self.until.timestamp()), self.ts]
+
+    @classmethod
+    def from_list(cls, raw: Any) -> ClaimEntry:
+        claim_id, until, ts = list(raw)[:3]
+        return cls(claim_id=str(claim_id), until=datetime.fromtimestamp(int(until), UTC), ts=int(ts))
+
+
+@dataclass(frozen=True)
 class EnrollmentRecord:
     course_id: str
     learner_id: str
@@ -154,6 +176,9 @@ class EnrollmentRecord:
     lms_status: str | None = None
     # False for a learner the roster brought in who never opened a link of the course; None: launched.
     launched: bool | None = None
+    # The send protocol: per link, the last claim taken on its cell (kept after release: its
+    # timestamp is the floor of the next claim's).
+    claims: Mapping[str, ClaimEntry] = field(default_factory=dict)
 
     @property
     def is_instructor(self) -> bool:
@@ -212,10 +237,14 @@ class CellRecord:
     history: tuple[Attempt, ...] = ()
     updated_at: datetime | None = None
     version: int | None = None
-    # The send protocol (docs/architecture.md, "A cell's states"): the sender holding the cell,
-    # until when, and the value it is sending; and a mark left by senders who found the claim
-    # held, so its holder decides again after recording.
-    claim_id: str | None = None
-    claim_until: datetime | None = None
-    claim_value: float | None = None
-    dirty: bool = False
+    # The send protocol (docs/architecture.md, "A cell's states"): the last claim whose holder
+    # recorded its answer here (so the claim on the enrollment is released), and a mark left by a
+    # sender who found claim `mark_for` live, so its holder decides again; `mark_until` is when
+    # that claim's lease ends (the cell is on `due` then, should the holder have died).
+    done_claim: str | None = None
+    mark_for: str | None = None
+    mark_until: datetime | None = None
+
+    @property
+    def dirty(self) -> bool:
+        return self.mark_for is not None

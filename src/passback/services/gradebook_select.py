@@ -16,6 +16,8 @@ PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
 ATTENTION = "attention"
 EVERYTHING = "all"
+# Learners with a report refused for its date shown on a cell (services/gradebook_refusals.py).
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class ViewOptions:
     def parse(cls, values: Mapping[str, str]) -> ViewOptions:
         # A one-click button (`show_only`, `sort_by`) wins over the select of the same meaning.
         show = (values.get("show_only") or values.get("show") or EVERYTHING).strip()
-        if show not in (EVERYTHING, ATTENTION) and show not in {m.key for m in MARKS.values()}:
+        if show not in (EVERYTHING, ATTENTION, REFUSED) and show not in {m.key for m in MARKS.values()}:
             show = EVERYTHING
         # A column header's button sends both at once: "col-3:desc".
         sort, _, paired = (values.get("sort_by") or values.get("sort") or "name").strip().partition(":")
@@ -84,7 +86,10 @@ def _int(text: str | None, default: int, low: int, high: int) -> int:
 def _keeps(row: RowView, options: ViewOptions) -> bool:
     if options.show == ATTENTION and not any(c.status in NEEDS_ATTENTION for c in row.cells):
         return False
-    if options.show not in (EVERYTHING, ATTENTION) and not any(
+    if options.show == REFUSED:
+        if not any(c.refusal is not None for c in row.cells):
+            return False
+    elif options.show not in (EVERYTHING, ATTENTION) and not any(
         mark_of(c.status).key == options.show for c in row.cells
     ):
         return False

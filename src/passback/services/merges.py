@@ -271,10 +271,9 @@ class MergeService:
             status=None,
             message=None,
             version=None,
-            claim_id=None,
-            claim_until=None,
-            claim_value=None,
-            dirty=False,
+            done_claim=None,
+            mark_for=None,
+            mark_until=None,
         )
         for _ in range(8):
             try:

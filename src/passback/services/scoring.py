@@ -32,7 +32,7 @@ from passback.data.progress import ProgressRepository
 from passback.domain.clocks import DEFAULT_SKEW, future_report_refusal
 from passback.domain.grading import grade_from_timeline
 from passback.domain.progress import ScoreReport, progress_belongs_to_the_learner
-from passback.domain.records import CourseRecord, EnrollmentRecord, GradeEntry
+from passback.domain.records import CellRecord, ClaimEntry, CourseRecord, EnrollmentRecord, GradeEntry
 from passback.ids import platform_id, platform_key_lti11, platform_key_lti13
 from passback.messages import ActivityMessage, LearnerRef, ScoreMessage, parse_product_message
 from passback.observability import count, logger
@@ -92,6 +92,17 @@ class BatchResult:
     touched: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     origins: dict[tuple[str, str], datetime] = field(default_factory=dict)
     enrollments: dict[tuple[str, str], EnrollmentRecord] = field(default_factory=dict)
+    # The send protocol, per (course, learner): the cells read before the batch's first grade write
+    # (consistently), and the claims the batch took with its grade writes (its sync sends under them).
+    cells: dict[tuple[str, str], dict[str, CellRecord]] = field(default_factory=dict)
+    held: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def keep(self, enrollment: EnrollmentRecord) -> None:
+        """The newest record of an enrollment the batch wrote or read (a duplicate's read may be older)."""
+        key = (enrollment.course_id, enrollment.learner_id)
+        known = self.enrollments.get(key)
+        if known is None or (enrollment.version or 0) >= (known.version or 0):
+            self.enrollments[key] = enrollment
 
 
 class ScoringService:
@@ -134,10 +145,13 @@ class ScoringService:
         course_cache: dict[str, Any],
         product_id: str | None = None,
         received_at: datetime | None = None,
+        batch: BatchResult | None = None,
     ) -> Applied:
         """Apply one message; says which learner and courses it may have changed.
 
         `received_at`: when the queue (or the API) received it, on `now`'s clock (default: now).
+        `batch`: the batch this message belongs to, whose sync follows: its grade writes then also
+        claim the cells they make owe a new value (none without it: nobody would send under them).
         """
         if isinstance(message, ActivityMessage):
             self.catalog.put(
@@ -155,7 +169,7 @@ class ScoringService:
             if self.refusals is not None:
                 self.refusals.record(message, received_at=received_at or now, now=now, product_id=product_id)
             raise FutureReport(refusal)
-        return self.apply_score(message, now, course_cache, product_id)
+        return self.apply_score(message, now, course_cache, product_id, batch)
 
     def learner_for(self, ref: LearnerRef, now: datetime, product_id: str | None = None) -> str:
         if ref.learner_id is not None:
@@ -192,7 +206,12 @@ class ScoringService:
         )
 
     def apply_score(
-        self, message: ScoreMessage, now: datetime, course_cache: dict[str, Any], product_id: str | None = None
+        self,
+        message: ScoreMessage,
+        now: datetime,
+        course_cache: dict[str, Any],
+        product_id: str | None = None,
+        batch: BatchResult | None = None,
     ) -> Applied:
         activity = self.catalog.get(message.activity_id)
         if activity is None:
@@ -230,7 +249,7 @@ class ScoringService:
             grade = grade_from_timeline(current, minimum, placed.gau, now)
             # set_grades writes only when the entry is newer than the stored one (a duplicate writes nothing).
             written = {placed.idx: GradeEntry.of(grade, current.version, placed.gau)}
-            record = self.enrollments.set_grades(course.course_id, learner_id, written)
+            record = self._write_grade(course, learner_id, written, now, batch)
             # A deadline changed while this batch held the course: the grade under the current one wins.
             record = settle(self.grades, course.course_id, learner_id, written, record, now)
             if record is not None:
@@ -241,6 +260,42 @@ class ScoringService:
             enrollments=tuple(stored),
             changed=changed,
         )
+
+    def _write_grade(
+        self,
+        course: CourseRecord,
+        learner_id: str,
+        written: dict[int, GradeEntry],
+        now: datetime,
+        batch: BatchResult | None,
+    ) -> EnrollmentRecord | None:
+        """The grade write; in a batch it also claims the cells the new grade makes owe a value.
+
+        One conditional update for both (docs/architecture.md, "A cell's states"): the cells are
+        read (consistently, once per batch and learner) before the enrollment the write rests on.
+        """
+        if batch is None:
+            return self.enrollments.set_grades(course.course_id, learner_id, written)
+        key = (course.course_id, learner_id)
+        if key not in batch.cells:
+            batch.cells[key] = self.sync.cells.for_learner(course.course_id, learner_id)
+        cells, held = batch.cells[key], batch.held[key]
+        wanted: dict[str, ClaimEntry] = {}
+
+        def claims(after: EnrollmentRecord) -> dict[str, ClaimEntry]:
+            wanted.clear()
+            wanted.update(self.sync.claims_to_take(course, after, cells, held, now))
+            return wanted
+
+        record = self.enrollments.set_grades(course.course_id, learner_id, written, claims=claims)
+        if record is not None:
+            held.update(
+                c.claim_id
+                for link_id, c in wanted.items()
+                if (taken := record.claims.get(link_id)) is not None and taken.claim_id == c.claim_id
+            )
+            batch.keep(record)
+        return record
 
     def _courses_with_activity(self, learner_id: str, activity_id: str, cache: dict[str, Any]) -> list[CourseRecord]:
         found = []
@@ -290,7 +345,7 @@ class ScoringService:
         sent_ms = record.attributes.sent_timestamp
         received_at = queue_received_at(int(sent_ms), now) if sent_ms and int(sent_ms) > 0 else now
         try:
-            applied = self.apply(message, now, course_cache, product_id, received_at)
+            applied = self.apply(message, now, course_cache, product_id, received_at, result)
         except PermanentMessageError as error:
             self._dead_letter(record, error.reason, str(error), product_id, message.message_id, now)
             return
@@ -312,8 +367,7 @@ class ScoringService:
             result.touched[key].add(record.message_id)
             result.origins[key] = min(origin, result.origins.get(key, origin))
         for enrollment in applied.enrollments:
-            # Messages of a batch are applied in order, so the last record seen is the newest written here.
-            result.enrollments[(enrollment.course_id, enrollment.learner_id)] = enrollment
+            result.keep(enrollment)
 
     def _dead_letter(
         self,
@@ -342,16 +396,31 @@ class ScoringService:
         def run(key: tuple[str, str]) -> None:
             course_id, learner_id = key
             course = course_cache.get(course_id) or self.courses.get(course_id)
-            if course is not None:
+            if course is None:
+                return
+            held, enrollment = result.held.get(key, set()), result.enrollments.get(key)
+            try:
                 self.sync.sync_learner(
-                    course, learner_id, now, origin=result.origins.get(key), enrollment=result.enrollments.get(key)
+                    course,
+                    learner_id,
+                    now,
+                    origin=result.origins.get(key),
+                    enrollment=enrollment,
+                    cells=result.cells.get(key),
+                    held=held,
                 )
+            except Exception:
+                if held and enrollment is not None:
+                    self.sync.release_held(course, enrollment, held, now)
+                raise
 
+        # Claims taken by a message that failed afterwards are synced too: they would block others.
+        keys = [*result.touched, *(k for k, held in result.held.items() if held and k not in result.touched)]
         run_all(
-            list(result.touched),
+            keys,
             run,
             self.workers,
-            on_error=lambda key, error: crashed.update(_logged(result.touched[key], key, error)),
+            on_error=lambda key, error: crashed.update(_logged(result.touched.get(key, set()), key, error)),
         )
         return crashed
 

@@ -21,7 +21,15 @@ from urllib.parse import quote, urlencode
 
 from passback.domain.release import ReleasePolicy
 from passback.services.gradebook import MARKS, POLICY_WORDS, GradebookView, Mark, format_when, offset_text
-from passback.services.gradebook_select import ATTENTION, EVERYTHING, PAGE_SIZES, Selection, ViewOptions, select
+from passback.services.gradebook_select import (
+    ATTENTION,
+    EVERYTHING,
+    PAGE_SIZES,
+    REFUSED,
+    Selection,
+    ViewOptions,
+    select,
+)
 from passback.web import gradebook_live, gradebook_table
 from passback.web.gradebook_style import FOCUS, INK, MUTED, STYLE, TONE_COLOURS, style_hash
 
@@ -203,6 +211,11 @@ def glance(view: GradebookView, base: str) -> str:
         else "Nothing needs your attention."
     )
     refused = view.refused_reports
+    show_refused = (
+        f' <button form="view" name="show_only" value="{REFUSED}">Show learners with a refused report</button>'
+        if refused
+        else ""
+    )
     if refused:  # not a status: the cells' grades stand; the notices say what to ask the product (gradebook.md)
         summary += (
             f" {refused} cell{'s' if refused != 1 else ''} show{'' if refused != 1 else 's'} a report that a product "
@@ -210,7 +223,7 @@ def glance(view: GradebookView, base: str) -> str:
         )
     inner = (
         '<h2 class="vh">At a glance</h2>'
-        f'<p><strong>{e(summary)}</strong> <span class="live" id="live" aria-live="polite"></span></p>'
+        f'<p><strong>{e(summary)}</strong>{show_refused} <span class="live" id="live" aria-live="polite"></span></p>'
         f'<ul class="totals" aria-label="Cells by status">{totals}</ul>'
         '<div class="bar">'
         '<button form="view">Refresh</button>'
@@ -232,6 +245,8 @@ def _controls(view: GradebookView, selection: Selection) -> str:
     shows = [(EVERYTHING, "Everything"), (ATTENTION, "Needs attention")] + [
         (mark.key, f"With a cell: {mark.label}") for mark in MARKS.values()
     ]
+    if options.show == REFUSED or any(c.refusal is not None for row in view.rows for c in row.cells):
+        shows.append((REFUSED, "With a report refused for its date"))
     show = "".join(
         f'<option value="{e(k)}"{" selected" if options.show == k else ""}>{e(label)}</option>' for k, label in shows
     )
