@@ -279,6 +279,7 @@ class SyncService:
             ),
             now=now,
             forced=forced,
+            withheld=owed.withheld,
         )
         return decision, owed, target
 
