@@ -88,7 +88,6 @@ class Http:
         except requests.RequestException as error:
             raise LmsError(f"The request to the LMS failed: {type(error).__name__}.", status=None) from error
 
-
     def _bounded(self, response: requests.Response, max_bytes: int) -> requests.Response:
         too_big = LmsError(
             f"The LMS's answer is larger than {max_bytes // 1024} KiB; Passback stopped reading it.",
