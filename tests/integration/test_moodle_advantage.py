@@ -251,6 +251,9 @@ def test_moodles_roster_enrolls_the_learner_who_never_launched_and_excludes_the_
     stack.drain()
     assert moodle.grade(mid, link["instance"], users["student2"]["id"]) == pytest.approx(0.0)
     assert moodle.grade(mid, link["instance"], leaver["id"]) is None
+    sue = container.cells().for_learner(cid, after[ids["student3"]].learner_id)
+    assert [c.status for c in sue.values()] == ["user not in course"]
+    assert all(a.status is None for c in sue.values() for a in c.history)  # recorded before any POST
     assert moodle.grade(mid, link["instance"], users["student1"]["id"]) == pytest.approx(6.0)
 
     # The teacher's gradebook (the page the launch lands on) says so.
