@@ -218,6 +218,9 @@ def test_moodles_roster_enrolls_the_learner_who_never_launched_and_excludes_the_
     ids = {who: str(users[who]["id"]) for who in ("student1", "student2")} | {"student3": str(leaver["id"])}
     assert set(ids.values()) <= set(enrolled), enrolled
     assert all(enrolled[i].launched is False for i in ids.values())  # known from the roster only
+    # Moodle's roster names roles "Learner" and "Instructor" (not the spec's URIs): the teacher stays staff.
+    assert enrolled[str(users["teacher"]["id"])].role == "instructor"
+    assert {e.role for i, e in enrolled.items() if i in ids.values()} == {"learner"}
     assert enrolled[ids["student2"]].email == users["student2"]["email"]  # Moodle shares name and email
 
     for who, user in (("student1", users["student1"]), ("student3", leaver)):
