@@ -218,6 +218,9 @@ def test_moodles_roster_enrolls_the_learner_who_never_launched_and_excludes_the_
     ids = {who: str(users[who]["id"]) for who in ("student1", "student2")} | {"student3": str(leaver["id"])}
     assert set(ids.values()) <= set(enrolled), enrolled
     assert all(enrolled[i].launched is False for i in ids.values())  # known from the roster only
+    # Moodle's roster names roles "Learner" and "Instructor" (not the spec's URIs): the teacher stays staff.
+    assert enrolled[str(users["teacher"]["id"])].role == "instructor"
+    assert {e.role for i, e in enrolled.items() if i in ids.values()} == {"learner"}
     assert enrolled[ids["student2"]].email == users["student2"]["email"]  # Moodle shares name and email
 
     for who, user in (("student1", users["student1"]), ("student3", leaver)):
@@ -251,6 +254,9 @@ def test_moodles_roster_enrolls_the_learner_who_never_launched_and_excludes_the_
     stack.drain()
     assert moodle.grade(mid, link["instance"], users["student2"]["id"]) == pytest.approx(0.0)
     assert moodle.grade(mid, link["instance"], leaver["id"]) is None
+    sue = container.cells().for_learner(cid, after[ids["student3"]].learner_id)
+    assert [c.status for c in sue.values()] == ["user not in course"]
+    assert all(a.status is None for c in sue.values() for a in c.history)  # recorded before any POST
     assert moodle.grade(mid, link["instance"], users["student1"]["id"]) == pytest.approx(6.0)
 
     # The teacher's gradebook (the page the launch lands on) says so.
