@@ -113,6 +113,8 @@ def test_activities_put_refuses_empty_ids_titles_and_out_of_range_numbers(
         (["resync", "--course", UNKNOWN_COURSE, "--learner", "ada"], "not a learner id"),
         (["policy", "set", "--course", UNKNOWN_COURSE, "--policy", "manual"], "no course"),
         (["gau", "set", "--course", UNKNOWN_COURSE, "--activity", "quiz-1", "--clear"], "no course"),
+        (["roster", "zero-fill", "--course", UNKNOWN_COURSE, "off"], "no course"),
+        (["roster", "zero-fill", "--course", UNKNOWN_COURSE, "maybe"], "invalid choice"),
     ],
 )
 def test_course_verbs_refuse_a_missing_course_before_queueing_anything(

@@ -80,9 +80,17 @@ if ($action === 'deep-linking-on') {
         $cm = get_coursemodule_from_instance('lti', $lti->id, $courseid, false, MUST_EXIST);
         $gi = grade_item::fetch(['itemtype' => 'mod', 'itemmodule' => 'lti', 'iteminstance' => $lti->id,
             'courseid' => $courseid, 'itemnumber' => 0]);
-        $gbs = $DB->get_record('ltiservice_gradebookservices', ['ltilinkid' => $lti->id]);
-        // A column the tool made through AGS (POST line items) is a 'manual' grade item tied to the link.
-        $tools = ($gbs && $gbs->gradeitemid) ? grade_item::fetch(['id' => $gbs->gradeitemid]) : null;
+        // A column the tool made through AGS (POST line items) is a 'manual' grade item tied to the link;
+        // the newest whose grade item still exists (deleting the grade item leaves its row here).
+        $gbs = null;
+        $tools = null;
+        foreach ($DB->get_records('ltiservice_gradebookservices', ['ltilinkid' => $lti->id], 'id DESC') as $row) {
+            $found = $row->gradeitemid ? grade_item::fetch(['id' => $row->gradeitemid]) : false;
+            if ($gbs === null || ($found && !$tools)) {
+                $gbs = $row;
+                $tools = $found ?: null;
+            }
+        }
         $out[] = ['cmid' => (int)$cm->id, 'instance' => (int)$lti->id, 'name' => $lti->name,
             'typeid' => (int)$lti->typeid, 'toolurl' => $lti->toolurl, 'custom' => $lti->instructorcustomparameters,
             'grademax' => $gi ? (float)$gi->grademax : null, 'column_name' => $gi ? $gi->itemname : null,
@@ -107,6 +115,10 @@ if ($action === 'deep-linking-on') {
     } catch (Exception $e) {
         echo json_encode(['refused' => $e->getMessage()]);
     }
+} else if ($action === 'delete-column') {
+    // The teacher deleting a grade item in Gradebook setup.
+    [$itemid] = $args;
+    echo json_encode(grade_item::fetch(['id' => $itemid])->delete('gradebook'));
 } else if ($action === 'column-grade') {
     [$itemid, $userid] = $args;
     $grade = grade_grade::fetch(['itemid' => $itemid, 'userid' => $userid]);
@@ -239,6 +251,9 @@ def test_moodles_roster_enrolls_the_learner_who_never_launched_and_excludes_the_
     stack.drain()
     assert moodle.grade(mid, link["instance"], users["student2"]["id"]) == pytest.approx(0.0)
     assert moodle.grade(mid, link["instance"], leaver["id"]) is None
+    sue = container.cells().for_learner(cid, after[ids["student3"]].learner_id)
+    assert [c.status for c in sue.values()] == ["user not in course"]
+    assert all(a.status is None for c in sue.values() for a in c.history)  # recorded before any POST
     assert moodle.grade(mid, link["instance"], users["student1"]["id"]) == pytest.approx(6.0)
 
     # The teacher's gradebook (the page the launch lands on) says so.
@@ -364,6 +379,36 @@ def test_moodles_select_content_deep_links_an_activity_whose_column_gets_the_stu
     assert moodle.grade(mid, made["instance"], student["id"]) == pytest.approx(75.0)
 
 
+def recreate_column_in_moodle(teacher: dict[str, Any], cmid: int, tool_base: str) -> tuple[str, str]:
+    """The teacher opens the activity in Moodle (Passback's gradebook in Moodle's iframe), opens the
+    "LMS column deleted" mark and presses Recreate column. Returns the frame's text before and after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(f"{MOODLE_URL}/login/index.php")
+            page.fill("#username", teacher["username"])
+            page.fill("#password", teacher["password"])
+            page.click("#loginbtn")
+            page.wait_for_load_state("domcontentloaded")
+            page.goto(f"{MOODLE_URL}/mod/lti/view.php?id={cmid}")
+            frame = page.frame_locator("#contentframe")
+            button = frame.locator('button[formaction$="/recreate-column"]').first
+            button.wait_for(state="attached")
+            before = frame.locator("body").inner_text()
+            frame.locator('details:has(button[formaction$="/recreate-column"]) summary').first.click()
+            button.click()
+            frame.locator("body").filter(has_not_text="Recreate column").wait_for()
+            after = frame.locator("body").inner_text()
+            assert all(f.url.startswith((tool_base, MOODLE_URL, "about:")) for f in page.frames)
+        finally:
+            browser.close()
+    return before, after
+
+
 DL = "https://purl.imsglobal.org/spec/lti/claim/"
 
 
@@ -425,6 +470,26 @@ def test_moodle_takes_several_deep_linked_items_and_passback_makes_the_homepage_
     renamed = {link["custom"]: link for link in moodle.do("links", str(mid))}
     assert renamed[f"activity_id={cells}"]["column_name"] == f"Cell biology quiz {run}"
     assert renamed[f"activity_id={genes}"]["column_name"] == f"Gene quiz {run}"
+
+    # The teacher deletes the homepage column in Moodle's gradebook: Moodle answers the next grade with 404,
+    # Passback shows "LMS column deleted", and its Recreate column button makes a new one the grade reaches.
+    assert moodle.do("delete-column", str(column["id"])) is True
+    later = datetime.now(UTC) - timedelta(seconds=1)
+    stack.send_messages([score({"issuer": MOODLE_URL, "user_id": str(student["id"])}, cells, 4, 90.0, later)])
+    stack.drain()
+    cid = course_id(platform_key_lti13(MOODLE_URL), str(mid))
+    course = container.courses().get(cid)
+    assert course is not None
+    [home_link] = [link for link in course.links.values() if link.resource_link_id == str(home["instance"])]
+    assert home_link.column_deleted
+    before, after_click = recreate_column_in_moodle(teacher, home["cmid"], stack.base_url)
+    assert "LMS column deleted" in before
+    assert "Recreate column" not in after_click
+    stack.drain()
+    made = {link["custom"]: link for link in moodle.do("links", str(mid))}[""]["tool_column"]
+    assert made is not None
+    assert made["id"] != column["id"]
+    assert moodle.do("column-grade", str(made["id"]), str(student["id"])) == pytest.approx(90.0)
 
 
 def test_moodle_takes_passbacks_jwts_when_passbacks_clock_runs_ahead_of_moodles(stack: Stack, tmp_path: Path) -> None:

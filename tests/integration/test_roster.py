@@ -129,7 +129,9 @@ def test_a_dropped_learner_is_marked_gone_and_a_second_unchanged_read_writes_not
     with gradebook_writes() as writes:
         third = container.roster().sync(course.course_id, clock.now)
     assert third.status_changed == 1
-    assert len(writes) == 1
+    # Her status, and the course roster item's "read in progress" mark set and cleared around the second
+    # look a leaving member costs (services/roster.py): constant, whatever the roster's size.
+    assert len(writes) == 3
     assert container.enrollments().get(course.course_id, learner(course, "sam")).lms_status == "Deleted"
 
 
@@ -192,3 +194,60 @@ def test_a_learner_who_launches_while_the_roster_is_read_is_not_marked_gone(stac
     assert late is not None
     assert late.lms_status is None
     assert report.status_changed == 0
+
+
+def test_a_member_seen_inactive_who_is_reactivated_and_launches_before_the_write_stays_active(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    # The read sees Ria inactive; before its write, the LMS reactivates her and she launches. Her launch is
+    # the newer word: she must not be marked inactive until the next read.
+    course = roster_course(stack, lms, unlaunched=0)
+    stack.drain()
+    service = container.roster()
+    write = service.enrollments.set_lms_status_unless_launched
+    lms.set_member_status(CONTEXT, "ria", active=False)
+
+    def reactivated_and_launched_first(*args: Any, **kwargs: Any) -> Any:
+        lms.set_member_status(CONTEXT, "ria", active=True)
+        assert stack.launch13(lms, "ria", CONTEXT, "link-quiz-1").status_code in (200, 302)
+        return write(*args, **kwargs)
+
+    service.enrollments.set_lms_status_unless_launched = reactivated_and_launched_first  # type: ignore[method-assign]
+    try:
+        report = service.sync(course.course_id, clock.now)
+    finally:
+        del service.enrollments.set_lms_status_unless_launched
+    assert course.enrollment("ria").lms_status is None
+    assert report.status_changed == 0
+    # A later read that sees her inactive (after her launch) does mark her.
+    lms.set_member_status(CONTEXT, "ria", active=False)
+    clock.advance(minutes=1)
+    assert container.roster().sync(course.course_id, clock.now).status_changed == 1
+    assert course.enrollment("ria").lms_status == "Inactive"
+
+
+def test_a_member_reactivated_and_launched_between_the_read_and_its_mark_is_left_active(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    course = roster_course(stack, lms, unlaunched=0)
+    stack.drain()
+    service = container.roster()
+    read = service.client.members
+    lms.set_member_status(CONTEXT, "ria", active=False)
+    reads: list[int] = []
+
+    def first_read_then_she_comes_back(*args: Any, **kwargs: Any) -> Any:
+        members = read(*args, **kwargs)
+        if not reads:
+            lms.set_member_status(CONTEXT, "ria", active=True)
+            stack.launch13(lms, "ria", CONTEXT, "link-quiz-1")
+        reads.append(len(members))
+        return members
+
+    service.client.members = first_read_then_she_comes_back  # type: ignore[method-assign]
+    try:
+        service.sync(course.course_id, clock.now)
+    finally:
+        del service.client.members
+    assert len(reads) == 2  # someone was leaving: the read looked twice
+    assert course.enrollment("ria").lms_status is None

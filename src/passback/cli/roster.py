@@ -1,4 +1,5 @@
-"""`passback roster sync`: read a course's roster from its LMS (NRPS) now, with progress."""
+"""`passback roster sync`: read a course's roster from its LMS (NRPS) now, with progress.
+`passback roster zero-fill`: whether deadline zeros reach learners who never opened Passback (rule 13)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from passback.cli import validate as v
 from passback.cli.target import use_target
 from passback.clock import utcnow
 
@@ -20,6 +22,35 @@ def register(verbs: Any) -> None:
     )
     sync.add_argument("--course", required=True, help="the Passback course id (passback courses list)")
     sync.set_defaults(run=sync_run)
+    zero = actions.add_parser(
+        "zero-fill",
+        help="send deadline zeros to learners who never opened Passback (on, the default) or not (off); "
+        "a change resyncs the course, and zeros already in the LMS stay there",
+    )
+    zero.add_argument(
+        "--course", required=True, type=v.course_id, help="the Passback course id (passback courses list)"
+    )
+    zero.add_argument("never_opened", choices=("on", "off"), help="on: send them (default); off: do not")
+    zero.set_defaults(run=zero_fill_run)
+
+
+def zero_fill_run(args: argparse.Namespace) -> int:
+    from passback import container
+    from passback.cli.errors import CliError
+    from passback.services.course_settings import SettingRefused
+
+    use_target(args)
+    v.require_course(args.course)
+    try:
+        changed = container.course_settings().set_zero_fill(args.course, args.never_opened == "on", utcnow())
+    except SettingRefused as error:
+        raise CliError(str(error)) from error
+    words = "sent" if args.never_opened == "on" else "not sent (zeros already in the LMS stay there)"
+    if not changed:
+        print(f"{args.course}: unchanged; deadline zeros of learners who never opened Passback are {words}")
+        return 0
+    print(f"{args.course}: deadline zeros of learners who never opened Passback are now {words}; resync queued")
+    return 0
 
 
 def sync_run(args: argparse.Namespace) -> int:

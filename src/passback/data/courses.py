@@ -9,7 +9,7 @@ from pynamodb.exceptions import PutError
 
 from passback.data.base import due_stamp, set_or_remove
 from passback.data.errors import is_conditional_failure
-from passback.data.gradebook_models import Course, CourseActivity, GradebookItem, Link
+from passback.data.gradebook_models import Course, CourseActivity, CourseRoster, GradebookItem, Link
 from passback.data.search import COURSES, SearchIndex
 from passback.data.tables import ensure_bound
 from passback.domain.records import ActivityInCourse, CourseRecord, LinkRecord
@@ -70,6 +70,8 @@ def course_record(items: list[GradebookItem], default_policy: ReleasePolicy) -> 
         activities={i.activity_id: _activity(i) for i in items if isinstance(i, CourseActivity)},
         links={i.link_id: _link(i) for i in items if isinstance(i, Link)},
         lti13_issuer=course.lti13_issuer,
+        zero_fill_never_opened=course.zero_fill_never_opened is not False,
+        roster_read_since=next((i.reading_since for i in items if isinstance(i, CourseRoster)), None),
     )
 
 
@@ -409,6 +411,23 @@ class CourseRepository:
             ],
             condition=Course.pk.exists(),
         )
+
+    def set_zero_fill(self, course_id: str, never_opened: bool) -> bool:
+        """Whether deadline zeros reach learners who never opened Passback; False when it already was so."""
+        pk, sk = Course.keys_for(course_id=course_id)
+        # Stored only when off (False); absent reads as on, the default.
+        stored = Course.zero_fill_never_opened
+        was_other = stored.exists() if never_opened else stored.does_not_exist()
+        try:
+            Course(pk=pk, sk=sk).update(
+                actions=[set_or_remove(Course.zero_fill_never_opened, None if never_opened else False)],
+                condition=Course.pk.exists() & was_other,
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
+            return False
+        return True
 
     def clear_release_due(self, course_id: str, due_sk: str) -> bool:
         """Take a dated release off the schedule; False if it changed since the sweep saw it."""

@@ -142,6 +142,40 @@ class EnrollmentRepository:
         """What the course roster says of the learner (None: active, the default, not stored)."""
         self._update(course_id, learner_id, [set_or_remove(Enrollment.lms_status, status)])
 
+    def set_lms_status_unless_launched(
+        self, course_id: str, learner_id: str, status: str | None, read_started: datetime
+    ) -> bool:
+        """The roster's word, unless the learner launched since the read started (their launch is newer).
+
+        Conditional on the version read (a launch meanwhile changes it) and on `launched_at`; False when
+        the launch wins and nothing is written.
+        """
+        from passback.domain.roster import roster_word_stands
+
+        pk, sk = Enrollment.keys_for(course_id=course_id, learner_id=learner_id)
+        for _ in range(_MAX_RACES):
+            try:
+                item = Enrollment.get(pk, sk, consistent_read=True)
+            except Enrollment.DoesNotExist:
+                return False
+            if not roster_word_stands(item.launched_at, read_started):
+                return False
+            try:
+                item.update(
+                    actions=[set_or_remove(Enrollment.lms_status, status)],
+                    condition=Enrollment.launched_at.does_not_exist() | (Enrollment.launched_at < read_started),
+                )
+            except UpdateError as error:
+                if is_conditional_failure(error):
+                    continue
+                raise
+            return True
+        raise Conflict(f"enrollment {course_id}/{learner_id} kept changing under us")
+
+    def note_launch(self, course_id: str, learner_id: str, now: datetime) -> None:
+        """A launch while the course roster is read: its time, so the read's older word does not overwrite it."""
+        self._update(course_id, learner_id, [Enrollment.launched_at.set(now)])
+
     def mark_launched(self, course_id: str, learner_id: str) -> None:
         """The learner opened a link: no longer "never opened", and evidently in the course."""
         self._update(course_id, learner_id, [Enrollment.launched.remove(), Enrollment.lms_status.remove()])

@@ -89,6 +89,8 @@ class Course(GradebookItem, discriminator="course"):
     created_at = UTCDateTimeAttribute()
     # Set when an LTI 1.1 course is first launched through LTI 1.3 (docs/migration.md).
     lti13_issuer = UnicodeAttribute(null=True)
+    # False: deadline zeros are not sent for learners who never opened Passback (rule 13); absent: they are.
+    zero_fill_never_opened = BooleanAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -155,6 +157,8 @@ class CourseRoster(GradebookItem, discriminator="course_roster"):
     memberships_url = UnicodeAttribute()
     client_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    # While a read is in progress: when it started (launches meanwhile leave their time on the enrollment).
+    reading_since = UTCDateTimeAttribute(null=True)
 
     @classmethod
     def keys_for(cls, **kw: Any) -> tuple[str, str]:
@@ -184,6 +188,8 @@ class Enrollment(GradebookItem, discriminator="enrollment"):
     lms_status = UnicodeAttribute(null=True)
     # False while a learner the roster brought in has not opened any link; absent once they have.
     launched = BooleanAttribute(null=True)
+    # A launch while the course roster was being read (only then): the read's "inactive" is older than it.
+    launched_at = UTCDateTimeAttribute(null=True)
     # The send protocol: per link id, [claim id, lease end (epoch s), reserved AGS timestamp] of the
     # last claim on that cell (docs/architecture.md, "A cell's states"); absent until the first.
     claims = MapAttribute[str, Any](null=True)  # type: ignore[arg-type]

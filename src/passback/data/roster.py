@@ -69,6 +69,24 @@ class RosterRepository:
             raise
         return True
 
+    def start_read(self, course_id: str, now: datetime) -> None:
+        """A read is in progress from `now`: launches meanwhile leave their time on the enrollment."""
+        pk, sk = CourseRoster.keys_for(course_id=course_id)
+        CourseRoster(pk=pk, sk=sk).update(
+            actions=[CourseRoster.reading_since.set(now)], condition=CourseRoster.pk.exists()
+        )
+
+    def end_read(self, course_id: str, started: datetime) -> None:
+        """The read is over (only the one that started at `started`: a later read may be running)."""
+        pk, sk = CourseRoster.keys_for(course_id=course_id)
+        try:
+            CourseRoster(pk=pk, sk=sk).update(
+                actions=[CourseRoster.reading_since.remove()], condition=CourseRoster.reading_since == started
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise
+
     def due(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """Courses whose scheduled roster read is due: (course id, the due_sk seen)."""
         found = CourseRoster.due.query(

@@ -21,6 +21,8 @@ class CellStatus(StrEnum):
     MERGE_PENDING = "merge pending"
     # The link's LMS column (AGS line item) was deleted in the LMS: recreate it from the gradebook.
     COLUMN_DELETED = "LMS column deleted"
+    # A deadline zero of a learner who never opened Passback, in a course that does not send those.
+    NO_ZERO_FILL = "no zero sent"
 
 
 class FailureKind(StrEnum):
@@ -122,7 +124,12 @@ def claim_timestamp(cell_sent_ts: int | None, last_claim_ts: int | None, now: da
 
 def stops_sending(status: CellStatus | None) -> bool:
     """Statuses that say "nothing to send": recorded only on the release state read at write time."""
-    return status in (CellStatus.NOT_RELEASED, CellStatus.BELOW_THRESHOLD, CellStatus.MERGE_PENDING)
+    return status in (
+        CellStatus.NOT_RELEASED,
+        CellStatus.BELOW_THRESHOLD,
+        CellStatus.MERGE_PENDING,
+        CellStatus.NO_ZERO_FILL,
+    )
 
 
 @dataclass(frozen=True)
@@ -237,6 +244,7 @@ def sync_decision(
     cell: CellState,
     now: datetime,
     forced: bool = False,
+    withheld: bool = False,
 ) -> Decision:
     """The heart of sync: given what is owed and what the LMS has, what to do now.
 
@@ -253,6 +261,12 @@ def sync_decision(
     """
     if cell.claimed:
         return Decision(Action.DEFER)
+    if owed is None and withheld:
+        # A deadline zero the course does not send (zero-fill off for learners who never opened Passback).
+        # What the LMS already has stays: Passback does not take grades back (docs/gradebook.md).
+        if cell.status == CellStatus.SYNCED:
+            return Decision(Action.NOTHING)
+        return _record(cell, CellStatus.NO_ZERO_FILL)
     if owed is None:
         return _record(cell, CellStatus.MERGE_PENDING if merge_pending else CellStatus.BELOW_THRESHOLD)
     if cell.status == CellStatus.SYNCED and cell.sent_value == owed:
@@ -282,6 +296,11 @@ def _record(cell: CellState, status: CellStatus) -> Decision:
     return Decision(Action.RECORD, status=status)
 
 
+NO_ZERO_FILL_MESSAGE = (
+    "Never opened Passback: no deadline zero is sent for this student, because this course sends deadline zeros "
+    "only to students who opened Passback (a course setting). The zero goes to the LMS if they open a link, or if "
+    "the setting is turned on."
+)
 NOT_RELEASED_MESSAGE = "Not released: release the activity's grades to send them."
 BELOW_THRESHOLD_MESSAGE = (
     "No grade yet: the student has not answered the activity's minimum number of questions (and no deadline "

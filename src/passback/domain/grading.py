@@ -95,6 +95,8 @@ class Owed:
     value: float | None
     released: bool
     answered: int | None = None
+    # Nothing owed because the course does not send deadline zeros to learners who never opened Passback.
+    withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,30 @@ class AssignedActivity:
     released: bool
     grade: float | None
     answered: int = 0
+    withheld: bool = False  # a deadline zero the course does not send (see `zero_fill_reaches`)
+
+
+def zero_fill_reaches(*, zero: bool, never_opened: bool, zero_fill_never_opened: bool) -> bool:
+    """Rules 7 and 13 with the course's zero-fill setting: does this grade leave for the LMS?
+
+    In LTI 1.3 a deadline zero reaches a learner known to the course even if they never opened
+    Passback (the roster brought them in). A course may turn that off (as WeBWorK does): then a
+    deadline zero of a learner who never opened Passback is not sent, nor counted in the homepage
+    average, until they open a link. Earned grades, and the zeros of learners who opened Passback,
+    always leave.
+    """
+    return not (zero and never_opened and not zero_fill_never_opened)
+
+
+def assigned_grade(
+    value: float | None, zero: bool, *, never_opened: bool, zero_fill_never_opened: bool
+) -> tuple[float | None, bool]:
+    """A stored course grade as the links see it: (the grade, or None; whether a zero was withheld)."""
+    if value is not None and not zero_fill_reaches(
+        zero=zero, never_opened=never_opened, zero_fill_never_opened=zero_fill_never_opened
+    ):
+        return None, True
+    return value, False
 
 
 def two_link_styles(link_activity_id: str | None, assigned: Iterable[AssignedActivity]) -> Owed:
@@ -115,10 +141,16 @@ def two_link_styles(link_activity_id: str | None, assigned: Iterable[AssignedAct
     if link_activity_id is not None:
         for activity in activities:
             if activity.activity_id == link_activity_id:
-                return Owed(value=activity.grade, released=activity.released, answered=activity.answered)
+                return Owed(
+                    value=activity.grade,
+                    released=activity.released,
+                    answered=activity.answered,
+                    withheld=activity.withheld,
+                )
         return Owed(value=None, released=False)
     composite = homepage_composite(a.grade for a in activities if a.released)
     if composite is None:
         pending = homepage_composite(a.grade for a in activities)
-        return Owed(value=pending, released=pending is None)
+        withheld = pending is None and any(a.withheld for a in activities if a.released)
+        return Owed(value=pending, released=pending is None, withheld=withheld)
     return Owed(value=composite, released=True)

@@ -70,6 +70,10 @@ class CourseRecord:
     links: Mapping[str, LinkRecord] = field(default_factory=dict)
     # An LTI 1.1 course now launched through LTI 1.3 from this issuer (docs/migration.md).
     lti13_issuer: str | None = None
+    # Deadline zeros reach learners who never opened Passback (rule 13); a course setting turns it off.
+    zero_fill_never_opened: bool = True
+    # When the course roster read in progress started (None: none is).
+    roster_read_since: datetime | None = None
 
     def released(self, activity_id: str, now: datetime) -> bool:
         activity = self.activities.get(activity_id)

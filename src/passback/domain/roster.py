@@ -11,12 +11,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from passback.domain.launches import students_enroll_themselves
 
 ACTIVE = "Active"
 INACTIVE = "Inactive"
 GONE = "Deleted"  # NRPS's word for a member removed from the context; also "absent from the roster"
+# How long a roster read counts as in progress after it started (a function runs 15 minutes at most):
+# a read that died without saying so stops costing launches a write after that.
+READ_LEASE = timedelta(minutes=15)
+
+
+def launch_during_roster_read(read_since: datetime | None, now: datetime) -> bool:
+    """A launch while the course's roster is being read must leave its time on the enrollment: the read
+    may have seen the learner inactive before they were reactivated and launched, and its write must not
+    then mark them inactive (the launch is the newer word)."""
+    return read_since is not None and now - read_since < READ_LEASE
+
+
+def roster_word_stands(launched_at: datetime | None, read_started: datetime) -> bool:
+    """The roster's "inactive" or "gone" may be written only if the learner has not launched since the
+    read started."""
+    return launched_at is None or launched_at < read_started
 
 
 @dataclass(frozen=True)
@@ -92,3 +109,14 @@ def roster_changes(members: Iterable[Member], known: Iterable[Known]) -> RosterP
         if mine.role == "learner" and mine.lms_user_id not in seen and mine.lms_status != GONE:
             plan.status.append((mine.learner_id, GONE))
     return plan
+
+
+def still_leaving(first: RosterPlan, again: RosterPlan) -> RosterPlan:
+    """The first read's plan, keeping only the inactive or gone that a second look (after the read was
+    marked in progress) confirms: a member reactivated in between is left as they are."""
+    confirmed = {change for change in again.status if change[1] is not None}
+    return RosterPlan(
+        new=first.new,
+        status=[change for change in first.status if change[1] is None or change in confirmed],
+        returned=first.returned,
+    )

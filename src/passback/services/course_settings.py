@@ -290,6 +290,19 @@ class CourseSettings:
             # sweep comes for them (only a future date or deadline is on the schedule).
             self.jobs.request("sync", course_id, now, requested_by="release policy")
 
+    def set_zero_fill(self, course_id: str, never_opened: bool, now: datetime) -> bool:
+        """Deadline zeros for learners who never opened Passback: sent (the default) or not (rule 13).
+
+        A change resyncs the course: turned on, the zeros owed are sent; turned off, zeros not yet in the
+        LMS stay here, and those already there stay there (Passback does not take grades back). True when
+        it changed.
+        """
+        self._course(course_id)
+        if not self.courses.set_zero_fill(course_id, never_opened):
+            return False
+        self.jobs.request("sync", course_id, now, requested_by="zero-fill setting")
+        return True
+
     def _keep_released(self, course: CourseRecord, activity_ids: list[str], now: datetime) -> None:
         """Release is a fact (docs/release.md): an activity whose grades the current policy let out
         stays released when the policy (or its deadline) changes, exactly as a hand release does."""

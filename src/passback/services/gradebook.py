@@ -17,7 +17,7 @@ from datetime import UTC, datetime, tzinfo
 from passback.data.gradebook_view import GradebookSnapshot, GradebookViewRepository
 from passback.domain import delivery
 from passback.domain.delivery import Action, CellState, CellStatus, sync_decision
-from passback.domain.grading import AssignedActivity, Owed, two_link_styles
+from passback.domain.grading import AssignedActivity, Owed, assigned_grade, two_link_styles
 from passback.domain.migration import protocol_of
 from passback.domain.records import (
     ActivityInCourse,
@@ -260,7 +260,7 @@ def build_view(
     # activities, building the assigned list per cell would be 40 times the work.
     releases = {a.activity_id: course.released(a.activity_id, now) for a in activities}
     for enrollment in learners:
-        assigned = assigned_activities(activities, releases, enrollment)
+        assigned = assigned_activities(activities, releases, enrollment, course.zero_fill_never_opened)
         cells: list[CellView] = []
         for position, (column, link) in enumerate(specs):
             cell = snapshot.cells.get((enrollment.learner_id, link.link_id)) if link else None
@@ -296,18 +296,28 @@ def _points(link: LinkRecord | None) -> float | None:
 
 
 def assigned_activities(
-    activities: Iterable[ActivityInCourse], released: Mapping[str, bool], enrollment: EnrollmentRecord
+    activities: Iterable[ActivityInCourse],
+    released: Mapping[str, bool],
+    enrollment: EnrollmentRecord,
+    zero_fill_never_opened: bool = True,
 ) -> list[AssignedActivity]:
     """The learner's grades in the course's activities, as `services.sync.link_owes` builds them."""
     assigned = []
     for activity in activities:
         entry = enrollment.grades.get(activity.idx)
+        grade, withheld = assigned_grade(
+            entry.value if entry else None,
+            bool(entry and entry.zero),
+            never_opened=enrollment.never_opened,
+            zero_fill_never_opened=zero_fill_never_opened,
+        )
         assigned.append(
             AssignedActivity(
                 activity_id=activity.activity_id,
                 released=released[activity.activity_id],
-                grade=entry.value if entry else None,
+                grade=grade,
                 answered=entry.answered if entry else 0,
+                withheld=withheld,
             )
         )
     return assigned
@@ -375,7 +385,8 @@ def _cell_status(
     if owed is None:
         ordered = sorted(course.activities.values(), key=lambda a: a.idx)
         released = {a.activity_id: course.released(a.activity_id, now) for a in ordered}
-        owed = two_link_styles(link.activity_id, assigned_activities(ordered, released, enrollment))
+        assigned = assigned_activities(ordered, released, enrollment, course.zero_fill_never_opened)
+        owed = two_link_styles(link.activity_id, assigned)
     if column.composite:
         grade, note = owed.value, None
     if cell is not None and cell.status == CellStatus.SYNCED and link.sent_to_old_column(cell.sent_at):
@@ -395,6 +406,8 @@ def _cell_status(
     }
     if cell is not None and recorded in failures:
         return replace(_failure(enrollment, link, cell, grade, note, now, zone), answered=answered)
+    if owed.value is None and owed.withheld:
+        return _no_zero_fill(enrollment, link, cell, grade, note, answered)
     if cell is not None and recorded == CellStatus.SYNCED and owed.value == cell.sent_value:
         sent = f"Synced: the LMS has {format_percent(cell.sent_value)}"
         sent += f", acknowledged {format_when(cell.sent_at, zone)}." if cell.sent_at else "."
@@ -433,6 +446,27 @@ def _cell_status(
         status = CellStatus.BELOW_THRESHOLD
     message = _why_not(status, target, column, answered)
     return CellView(enrollment.learner_id, link.link_id, grade, status, message, note=note, answered=answered)
+
+
+def _no_zero_fill(
+    enrollment: EnrollmentRecord,
+    link: LinkRecord,
+    cell: CellRecord | None,
+    grade: float | None,
+    note: str | None,
+    answered: int,
+) -> CellView:
+    """A deadline zero the course does not send (rule 13's setting), and what the LMS has meanwhile."""
+    message = delivery.NO_ZERO_FILL_MESSAGE
+    if cell is not None and cell.status == CellStatus.SYNCED and cell.sent_value is not None:
+        # Sent while the setting was on: Passback does not take a grade back out of the LMS.
+        message += (
+            f" The LMS has {format_percent(cell.sent_value)}, sent before the setting was turned off; it stays "
+            "there (change it in the LMS if it should go)."
+        )
+    return CellView(
+        enrollment.learner_id, link.link_id, grade, CellStatus.NO_ZERO_FILL, message, note=note, answered=answered
+    )
 
 
 def _why_not(status: str, target: object, column: ColumnView, answered: int) -> str:

@@ -129,6 +129,14 @@ MARKS: dict[str, Mark] = {
             "recreate the column",
         ),
         Mark(
+            CellStatus.NO_ZERO_FILL,
+            "∅",
+            "no zero sent",
+            Tone.INFO,
+            "Never opened Passback: this course sends deadline zeros only to students who opened Passback, so this "
+            "zero stays here (the course's zero-fill setting).",
+        ),
+        Mark(
             NO_LINK,
             "○",
             "no LMS link",

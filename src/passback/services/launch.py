@@ -21,6 +21,7 @@ from passback.data.errors import Conflict
 from passback.data.learners import LearnerRepository
 from passback.domain.launches import courses_create_themselves, students_enroll_themselves
 from passback.domain.records import ActivityInCourse, CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
+from passback.domain.roster import launch_during_roster_read
 from passback.ids import course_id, link_id, platform_id
 from passback.observability import logger
 from passback.services.grades import CourseGrades
@@ -313,10 +314,17 @@ class LaunchService:
         now: datetime,
         merge_pending: bool | None = False,
     ) -> bool:
-        """Enroll on the first launch (True), or refresh what the LMS says about the learner (False)."""
+        """Enroll on the first launch (True), or refresh what the LMS says about the learner (False; True
+        when the roster had brought them in or said they left: what they are owed changes, so sync it)."""
         existing = self.enrollments.get(course.course_id, learner_id)
-        if existing is not None and (existing.never_opened or not existing.in_course):
-            # The roster brought them in, or said they left: their launch says otherwise.
+        reopened = existing is not None and (existing.never_opened or not existing.in_course)
+        if existing is not None and role == "learner" and launch_during_roster_read(course.roster_read_since, now):
+            # The roster read in progress may have seen them inactive before this launch: leave the launch's
+            # time, which its write respects (services/roster.py).
+            self.enrollments.note_launch(course.course_id, learner_id, now)
+        if reopened:
+            # The roster brought them in, or said they left: their launch says otherwise. Deadline zeros the
+            # course held back for learners who never opened Passback (rule 13's setting) are owed now.
             self.enrollments.mark_launched(course.course_id, learner_id)
         if existing is not None:
             if (existing.role, existing.lms_user_id, existing.name, existing.email) != (
@@ -333,7 +341,7 @@ class LaunchService:
                     name=facts.name,
                     email=facts.email,
                 )
-            return False
+            return reopened
         if merge_pending is None:
             # A known learner enrolling somewhere new: pending too if its merge is still open.
             learner = self.learners.get(learner_id) if role == "learner" else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from passback.domain.grading import AssignedActivity, Owed, two_link_styles
+from passback.domain.grading import AssignedActivity, Owed, assigned_grade, two_link_styles
 from passback.domain.migration import migrated_target
 from passback.domain.records import CellRecord, CourseRecord, EnrollmentRecord, LinkRecord
 from passback.domain.targets import Target, no_target_no_passback
@@ -14,12 +14,19 @@ def link_owes(course: CourseRecord, enrollment: EnrollmentRecord, link: LinkReco
     assigned = []
     for activity in course.activities.values():
         entry = enrollment.grades.get(activity.idx)
+        grade, withheld = assigned_grade(
+            entry.value if entry else None,
+            bool(entry and entry.zero),
+            never_opened=enrollment.never_opened,
+            zero_fill_never_opened=course.zero_fill_never_opened,
+        )
         assigned.append(
             AssignedActivity(
                 activity_id=activity.activity_id,
                 released=course.released(activity.activity_id, now),
-                grade=entry.value if entry else None,
+                grade=grade,
                 answered=entry.answered if entry else 0,
+                withheld=withheld,
             )
         )
     return two_link_styles(link.activity_id, assigned)

@@ -20,9 +20,10 @@ from passback.data.enrollments import EnrollmentRepository
 from passback.data.learners import LearnerRepository
 from passback.data.roster import RosterRepository
 from passback.domain.records import CourseRecord, EnrollmentRecord, LinkRecord
-from passback.domain.roster import Known, Member, roster_changes
+from passback.domain.roster import Known, Member, RosterPlan, roster_changes, still_leaving
 from passback.lms.gateway import LmsGateway
 from passback.lms.roster import RosterClient
+from passback.lms.tokens import TokenEndpoint
 from passback.observability import count, logger
 from passback.services.grades import CourseGrades
 from passback.services.jobs import CourseJobs
@@ -134,12 +135,54 @@ class RosterService:
             pages = number
             say(f"read page {number} of the roster ({so_far} members so far)")
 
+        return self._read(course, source.memberships_url, endpoint, now, say, page_read, lambda: pages)
+
+    def _read(
+        self,
+        course: CourseRecord,
+        memberships_url: str,
+        endpoint: TokenEndpoint,
+        now: datetime,
+        say: Callable[[str], None],
+        page_read: Callable[[int, int], None],
+        pages_read: Callable[[], int],
+    ) -> RosterReport:
+        course_id = course.course_id
         # What Passback knows is read before the roster: a learner who launches while a long roster is
         # read is absent from it, and must not be taken for one who left (marked gone) by a later look.
         known = self._known(course_id)
-        members = self.client.members(endpoint, source.memberships_url, on_page=page_read)
+        members = self.client.members(endpoint, memberships_url, on_page=page_read)
         plan = roster_changes(members, known.values())
         say(f"{len(members)} members: {len(plan.new)} new, {len(plan.status)} changed")
+        leaving = any(status is not None for _, status in plan.status)
+        if leaving:
+            # Someone is inactive or gone: say a read is in progress (launches from now on leave their time on
+            # the enrollment, services/launch.py), then look again. A member seen inactive who was reactivated
+            # and launched before this mark shows active in the second look; one who launches after it has a
+            # launch time the write below respects. An unchanged roster costs neither the mark nor the look.
+            self.rosters.start_read(course_id, now)
+            try:
+                again = self.client.members(endpoint, memberships_url)
+            except Exception:
+                self.rosters.end_read(course_id, now)
+                raise
+            plan = still_leaving(plan, roster_changes(again, known.values()))
+        try:
+            return self._write(course, plan, members, now, say, pages_read)
+        finally:
+            if leaving:
+                self.rosters.end_read(course_id, now)
+
+    def _write(
+        self,
+        course: CourseRecord,
+        plan: RosterPlan,
+        members: list[Member],
+        now: datetime,
+        say: Callable[[str], None],
+        pages_read: Callable[[], int],
+    ) -> RosterReport:
+        course_id = course.course_id
         outcomes: list[bool] = []
         failures: list[tuple[object, Exception]] = []
         lock = threading.Lock()
@@ -154,12 +197,17 @@ class RosterService:
         # Each new member is a few independent reads and conditional writes: in parallel, so the first
         # read of a 5,000-member course fits one job (services/jobs.py runs the course's chunks the same way).
         run_all(plan.new, add, self.workers, on_error=lambda item, error: failures.append((item, error)))
-        run_all(
-            plan.status,
-            lambda change: self.enrollments.set_lms_status(course_id, change[0], change[1]),
-            self.workers,
-            on_error=lambda item, error: failures.append((item, error)),
-        )
+        launched_since: list[str] = []
+
+        def set_status(change: tuple[str, str | None]) -> None:
+            learner_id, status = change
+            if status is None:  # active again: nothing a launch could contradict
+                self.enrollments.set_lms_status(course_id, learner_id, None)
+            elif not self.enrollments.set_lms_status_unless_launched(course_id, learner_id, status, now):
+                with lock:
+                    launched_since.append(learner_id)  # they launched after this read began: their launch stands
+
+        run_all(plan.status, set_status, self.workers, on_error=lambda item, error: failures.append((item, error)))
         if failures:
             # The table failed (not the LMS): fail the job so SQS runs it again; what was written stays written.
             raise RuntimeError(f"{len(failures)} roster changes failed; first: {failures[0][1]!r}") from failures[0][1]
@@ -173,9 +221,9 @@ class RosterService:
         report = RosterReport(
             course_id=course_id,
             members=len(members),
-            pages=pages,
+            pages=pages_read(),
             added=added,
-            status_changed=len(plan.status),
+            status_changed=len(plan.status) - len(launched_since),
             waiting_for_merge=waiting,
             queued_sync=queued,
         )

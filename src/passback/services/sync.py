@@ -292,6 +292,7 @@ class SyncService:
             ),
             now=now,
             forced=forced,
+            withheld=owed.withheld,
         )
         return decision, owed, target
 

@@ -99,4 +99,6 @@ def status_message(status: CellStatus, target: Target | str) -> str:
         return delivery.NOT_RELEASED_MESSAGE
     if status is CellStatus.MERGE_PENDING:
         return delivery.MERGE_PENDING_MESSAGE
+    if status is CellStatus.NO_ZERO_FILL:
+        return delivery.NO_ZERO_FILL_MESSAGE
     return delivery.BELOW_THRESHOLD_MESSAGE

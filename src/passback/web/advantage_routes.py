@@ -1,4 +1,5 @@
-"""Gradebook actions of LTI Advantage: recreate a deleted LMS column, update the roster from the LMS.
+"""Gradebook actions of LTI Advantage: recreate a deleted LMS column, update the roster from the LMS, and
+the course's setting for deadline zeros of students who never opened Passback.
 
 Authorised like every gradebook action (the instructor's session for this course and the page's
 CSRF value; web/gradebook_flows.py).
@@ -14,6 +15,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from passback import container
 from passback.clock import utcnow
 from passback.observability import logger
+from passback.services.course_settings import SettingRefused
 from passback.services.line_items import ColumnNotRecreated
 from passback.web import pages
 from passback.web.events import request_of, response_of
@@ -32,6 +34,11 @@ def recreate_column(course_id: str) -> Response[str]:
 @router.post("/gradebook/<course_id>/roster-sync")
 def roster_sync(course_id: str) -> Response[str]:
     return response_of(roster(request_of(router.current_event), course_id, utcnow()))
+
+
+@router.post("/gradebook/<course_id>/settings/zero-fill")
+def zero_fill_setting(course_id: str) -> Response[str]:
+    return response_of(zero_fill(request_of(router.current_event), course_id, utcnow()))
 
 
 def _not_done(http: HttpRequest, reason: str, status: int = 400) -> WebResponse:
@@ -61,6 +68,23 @@ def recreate(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
     container.jobs().request("resync", course_id, now, link_id=link.link_id, requested_by=current.learner_id)
     logger.info("column recreated", extra={"course": course_id, "link": link.link_id, "by": current.learner_id})
     return _back(course_id, current, now, "column-recreated")
+
+
+def zero_fill(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
+    """Send deadline zeros to students who never opened Passback, or not (rule 13); a change resyncs the course."""
+    try:
+        current = authorised_action(http, course_id, now)
+    except Forbidden as error:
+        return forbidden(http, str(error))
+    choice = http.form.get("never_opened")
+    if choice not in ("on", "off"):
+        return _not_done(http, "Choose whether deadline zeros are sent to students who never opened Passback.")
+    try:
+        changed = container.course_settings().set_zero_fill(course_id, choice == "on", now)
+    except SettingRefused as error:
+        return _not_done(http, str(error))
+    logger.info("zero-fill setting", extra={"course": course_id, "never_opened": choice, "by": current.learner_id})
+    return _back(course_id, current, now, "zero-fill" if changed else "zero-fill-same")
 
 
 def roster(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:

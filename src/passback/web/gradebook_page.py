@@ -19,6 +19,7 @@ from datetime import UTC, datetime, tzinfo
 from html import escape
 from urllib.parse import quote, urlencode
 
+from passback.domain.records import CourseRecord
 from passback.domain.release import ReleasePolicy
 from passback.services.gradebook import MARKS, POLICY_WORDS, GradebookView, Mark, format_when, offset_text
 from passback.services.gradebook_select import (
@@ -48,12 +49,24 @@ DONE_MESSAGES = {
     "policy": "Release policy saved.",
     "gau": "Deadlines saved.",
     "column-recreated": "The LMS column was recreated: the link's grades are being sent to it.",
+    "zero-fill": "Saved: the course's grades are being checked and sent where that changed anything.",
+    "zero-fill-same": "Nothing changed: the course already had that setting.",
     "roster-sync": "Roster update requested: Passback is reading the course's members from the LMS (a minute for a "
     "large course); learners who have not opened Passback yet then appear.",
 }
 # Actions whose effect arrives in the next seconds: the page watches for it.
 WATCHED = frozenset(
-    {"released", "resync-cell", "resync-column", "resync-course", "policy", "gau", "column-recreated", "roster-sync"}
+    {
+        "released",
+        "resync-cell",
+        "resync-column",
+        "resync-course",
+        "policy",
+        "gau",
+        "column-recreated",
+        "roster-sync",
+        "zero-fill",
+    }
 )
 NO_SCRIPT_NOTE = "This page does not update by itself without JavaScript: use Refresh in a few seconds."
 
@@ -317,6 +330,28 @@ def _legend() -> str:
     )
 
 
+def _zero_fill_form(course: CourseRecord, base: str, hidden: str) -> str:
+    """Rule 13's course setting: deadline zeros for students who never opened Passback (LTI 1.3 only)."""
+    if course.lti_version != "1.3" and not course.lti13_issuer:
+        return ""  # LTI 1.1 sends nothing to a student who never opened the link anyway
+    on = course.zero_fill_never_opened
+    choices = "".join(
+        f'<label><input type="radio" name="never_opened" value="{value}"{" checked" if on == state else ""}> '
+        f"{words}</label>"
+        for value, state, words in (
+            ("on", True, "Send them, like everyone's (the default)"),
+            ("off", False, "Do not send them until the student opens a Passback link (as WeBWorK does)"),
+        )
+    )
+    return (
+        f'<form method="post" action="{base}/settings/zero-fill">{hidden}'
+        "<fieldset><legend>Deadline zeros for students who never opened Passback (the LMS roster lists them)"
+        f"</legend>{choices}<p>Turning this off sends no new zero to them; zeros already in the LMS stay there. "
+        "Earned grades are always sent.</p></fieldset>"
+        '<button type="submit">Save zero setting</button></form>'
+    )
+
+
 def _settings(view: GradebookView, base: str, token: str, csrf: str) -> str:
     course = view.course
     zone = view.zone
@@ -393,5 +428,5 @@ def _settings(view: GradebookView, base: str, token: str, csrf: str) -> str:
     return (
         '<section class="settings" aria-labelledby="settings"><h2 id="settings">Settings</h2>'
         f"<p>Times on this page are in {e(where)}; the LMS and Passback store them in UTC.</p>{zone_form}"
-        f"{policy_form}<h3>Deadlines</h3>{gau_form}</section>"
+        f"{policy_form}{_zero_fill_form(course, base, hidden)}<h3>Deadlines</h3>{gau_form}</section>"
     )

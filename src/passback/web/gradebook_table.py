@@ -87,6 +87,11 @@ NEVER_OPENED = (
     "In the LMS course's roster but has not opened any Passback link yet. LTI 1.3: their grades (deadline zeros "
     "included) reach each link's LMS column anyway. LTI 1.1: nothing can be sent until they open each link once."
 )
+NEVER_OPENED_NO_ZERO_FILL = (
+    "In the LMS course's roster but has not opened any Passback link yet. Their earned grades reach the LMS; "
+    "no deadline zero is sent for them, because this course's zero-fill for students who never opened Passback "
+    "is off (Settings). Once they open a link, they are graded like everyone else."
+)
 NO_GRADE = '<span class="g"><span aria-hidden="true">\u2013</span><span class="vh">no grade</span></span>'
 
 
@@ -215,7 +220,8 @@ def table(view: GradebookView, selection: Selection, base: str) -> str:
     for row in selection.rows:
         email = f"<small>{e(row.email)}</small>" if row.email else ""
         if row.never_opened:
-            email += f'<small class="never" title="{e(NEVER_OPENED)}">never opened Passback</small>'
+            words = NEVER_OPENED if view.course.zero_fill_never_opened else NEVER_OPENED_NO_ZERO_FILL
+            email += f'<small class="never" title="{e(words)}">never opened Passback</small>'
         cells = "".join(cell_html(cell, columns[i], i, base, zone) for i, cell in enumerate(row.cells))
         body.append(f'<tr><th scope="row" id="r-{e(row.learner_id)}">{e(row.name)}{email}</th>{cells}</tr>')
     if not body:
