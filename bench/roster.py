@@ -39,10 +39,13 @@ def dynamodb_counts() -> Iterator[Counter[str]]:
     original = botocore.client.BaseClient._make_api_call
 
     def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        if self.meta.service_model.service_name == "dynamodb":
-            with lock:
-                counts["writes" if operation in WRITES else "reads" if operation in READS else "other"] += 1
-        return original(self, operation, params)
+        if self.meta.service_model.service_name != "dynamodb":
+            return original(self, operation, params)
+        # One call at a time, as DynamoDB applies each atomically: moto's in-process backend is not
+        # thread-safe (a GSI Query iterating the table while a parallel add inserts a partition fails).
+        with lock:
+            counts["writes" if operation in WRITES else "reads" if operation in READS else "other"] += 1
+            return original(self, operation, params)
 
     botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
     try:

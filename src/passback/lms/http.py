@@ -87,17 +87,44 @@ class Http:
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = "Passback/0.1 (LTI grade passback)"
 
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str, *, max_bytes: int | None = None, **kwargs: Any) -> requests.Response:
+        """`max_bytes`: the most body this answer may have (a paged LMS collection read into memory); a
+        longer one is refused (permanent) after reading at most that much, whatever its Content-Length."""
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("allow_redirects", False)
         try:
-            return self.session.request(method, url, **kwargs)
+            if max_bytes is None:
+                return self.session.request(method, url, **kwargs)
+            return self._bounded(self.session.request(method, url, stream=True, **kwargs), max_bytes)
         except requests.Timeout as error:
             raise LmsError(f"The LMS did not answer within {self.timeout:.0f} s.", status=None) from error
         except requests.ConnectionError as error:
             raise LmsError(f"Could not connect to the LMS: {type(error).__name__}.", status=None) from error
         except requests.RequestException as error:
             raise LmsError(f"The request to the LMS failed: {type(error).__name__}.", status=None) from error
+
+    def _bounded(self, response: requests.Response, max_bytes: int) -> requests.Response:
+        too_big = LmsError(
+            f"The LMS's answer is larger than {max_bytes // 1024} KiB; Passback stopped reading it.",
+            status=None,
+            kind=FailureKind.PERMANENT,
+        )
+        try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise too_big
+            body = bytearray()
+            deadline = time.monotonic() + 4 * self.timeout  # a body dripped slowly still ends
+            for chunk in response.iter_content(chunk_size=65536):
+                body += chunk
+                if len(body) > max_bytes:
+                    raise too_big
+                if time.monotonic() > deadline:
+                    raise LmsError(f"The LMS's answer took over {4 * self.timeout:.0f} s to arrive.", status=None)
+        finally:
+            response.close()
+        response._content = bytes(body)  # what `.json()` and `.text` read, as if not streamed
+        return response
 
 
 class PageLinks:

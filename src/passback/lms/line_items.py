@@ -20,6 +20,7 @@ from passback.lms.tokens import TokenEndpoint
 
 PAGE_SIZE = 100
 MAX_PAGES = 50
+MAX_PAGE_BYTES = 2 * 1024 * 1024  # a page of 100 columns is about 50 KB; 50 pages at most are held
 SCORE_MAXIMUM = 100  # rule 5: grades are percentages
 TAG = "passback"
 
@@ -71,6 +72,7 @@ class LineItemsClient:
                     page_url,
                     params=page_query,
                     headers={"Authorization": f"Bearer {token}", "Accept": CONTAINER_TYPE},
+                    max_bytes=MAX_PAGE_BYTES,
                 )
 
             response = self._ags.authorised(endpoint, scopes, get)

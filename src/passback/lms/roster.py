@@ -24,6 +24,9 @@ NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.r
 MEMBERSHIP_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 PAGE_SIZE = 1000
 MAX_PAGES = 500
+# What one read may hold in memory: a page's body (1,000 members are about 300 KB) and the members.
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+MAX_MEMBERS = 100_000
 
 
 class RosterClient:
@@ -50,6 +53,13 @@ class RosterClient:
         found: list[Member] = []
         for number, page in enumerate(self.pages(endpoint, memberships_url), start=1):
             found += page
+            if len(found) > MAX_MEMBERS:
+                raise LmsError(
+                    f"The course roster lists more than {MAX_MEMBERS} members; Passback stopped reading it "
+                    "(learners still join at their first launch).",
+                    status=None,
+                    kind=FailureKind.PERMANENT,
+                )
             if on_page is not None:
                 on_page(number, len(found))
         return found
@@ -58,7 +68,11 @@ class RosterClient:
         def get(token: str) -> requests.Response:
             self.requests_made += 1
             return self._ags.http.request(
-                "GET", url, params=params, headers={"Authorization": f"Bearer {token}", "Accept": MEMBERSHIP_TYPE}
+                "GET",
+                url,
+                params=params,
+                headers={"Authorization": f"Bearer {token}", "Accept": MEMBERSHIP_TYPE},
+                max_bytes=MAX_PAGE_BYTES,
             )
 
         response = self._ags.authorised(endpoint, (NRPS_SCOPE,), get)
