@@ -166,9 +166,11 @@ def http() -> Http:
 
 @cache
 def gate() -> PlatformGate:
+    from passback.domain.delivery import slot_wait_budget
     from passback.lms.http import PlatformGate
 
-    return PlatformGate(get_settings().platform_concurrency)
+    settings = get_settings()
+    return PlatformGate(settings.platform_concurrency, slot_wait=slot_wait_budget(settings.http_timeout_seconds))
 
 
 @cache

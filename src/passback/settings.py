@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from functools import cache
 
+from passback.domain.delivery import slot_wait_budget
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -89,7 +91,10 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             values[name] = raw.rstrip("/") if name == "base_url" else raw
     if "region" not in values and source.get("AWS_DEFAULT_REGION"):
         values["region"] = source["AWS_DEFAULT_REGION"]
-    return Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    # Checked when the settings are read (every function's start): a send must fit its claim's lease.
+    slot_wait_budget(settings.http_timeout_seconds)
+    return settings
 
 
 @cache

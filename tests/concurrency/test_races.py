@@ -345,3 +345,45 @@ def test_a_claim_taken_late_in_a_long_invocation_holds_its_full_lease_from_when_
     assert cell.mark_for == claim.claim_id  # the second batch marked the first one's claim
     assert course.lms_grade("sam", "link-quiz-1") == 70.0
     assert_timestamps_increase(lms, "sam")
+
+
+def test_a_request_path_sender_that_died_holding_its_claim_is_taken_over_by_the_sweep_at_the_lease_end(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A launch's sync (or a resync) claims a cell and dies mid-send. Unlike a score batch, nothing
+    delivers its input again soon (the job's message comes back after the release queue's 12-minute
+    visibility timeout, and a CLI or page would not at all): its claim is on the `due` index at the
+    lease end, so the sweep syncs the learner then and the owed grade goes."""
+    import json
+
+    from passback.messages import parse_product_message
+
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=5))])
+    stack.drain()
+    assert course.lms_grade("sam", "link-quiz-1") == 60.0
+    # A newer grade is written but not sent (its batch died after the write), then a launch's sync comes.
+    newer = score(course.ref("sam"), "quiz-1", 2, 70.0, clock.now - timedelta(seconds=1))
+    container.scoring().apply(parse_product_message(json.dumps(newer)), clock.now, {})
+    dying = DyingSend(container.sync().lms)
+    monkeypatch.setattr(container.sync(), "lms", dying)
+    container.jobs().request("sync", course.course_id, clock.now, learner_id=course.learners["sam"])
+    dead = in_background(poller(stack, "ReleaseQueue").poll_once)  # claims the cell for 70, then dies
+    try:
+        assert dying.entered.wait(30)
+        stack.sweep()  # the lease has not ended: the claim is live, nothing is taken over
+        assert course.lms_grade("sam", "link-quiz-1") == 60.0
+        clock.advance(seconds=121)  # the dead holder's lease ends
+        stack.sweep()
+        stack.drain()
+
+        assert course.lms_grade("sam", "link-quiz-1") == 70.0
+        cell = course.cell("sam", "link-quiz-1")
+        assert (cell.status, cell.sent_value) == ("synced", 70.0)
+        assert cell.done_claim == course.claim("sam", "link-quiz-1").claim_id
+        assert_timestamps_increase(lms, "sam")
+        stack.sweep()  # the sweep took the enrollment off `due`: nothing more to do
+        assert [s["score_given"] for s in lms.score_history() if s["user_id"] == "sam"] == [60.0, 70.0]
+    finally:
+        dying.buried.set()
+        dead.join(30)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from passback.domain.clocks import DEFAULT_SKEW, future_report_refusal
 from passback.domain.delivery import (
+    CALLS_PER_SEND,
+    CLAIM_LEASE,
+    SEND_MARGIN,
     Action,
     CellState,
     CellStatus,
+    SendOutlivesLease,
     claim_is_live,
     claim_timestamp,
+    slot_wait_budget,
     stops_sending,
     sync_decision,
 )
@@ -66,3 +73,17 @@ def test_a_report_dated_within_the_skew_is_accepted_and_past_it_refused_with_the
     assert "365 days" in refusal
     assert "clock" in refusal
     assert future_report_refusal(NOW + timedelta(minutes=2), NOW, timedelta(minutes=1)) is not None
+
+
+def test_every_call_of_a_send_waiting_its_longest_for_a_slot_and_the_lms_still_ends_inside_the_lease() -> None:
+    wait = slot_wait_budget(10.0)
+    assert wait > 0
+    assert CALLS_PER_SEND * (wait + 10.0) + SEND_MARGIN.total_seconds() <= CLAIM_LEASE.total_seconds()
+    assert slot_wait_budget(24.5) < slot_wait_budget(10.0)
+
+
+def test_an_http_timeout_that_lets_a_send_outlive_its_claim_is_refused_with_the_setting_to_change() -> None:
+    with pytest.raises(SendOutlivesLease) as refused:
+        slot_wait_budget(30.0)  # 4 calls x 30 s = 120 s: the whole lease, nothing left to wait or write
+    assert "PASSBACK_HTTP_TIMEOUT_SECONDS" in str(refused.value)
+    assert "at most 25" in str(refused.value)

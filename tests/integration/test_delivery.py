@@ -192,3 +192,33 @@ def test_the_per_platform_concurrency_cap_holds(
     stack.drain()
     assert all(course.lms_grade(u, "link-quiz-1") == 70.0 for u in users)
     assert lms.max_concurrent("score") <= 2
+
+
+def test_a_send_waiting_too_long_for_a_turn_at_a_busy_lms_is_retried_later_instead_of_outliving_its_claim(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The platform's concurrency cap is full (other sends hold every slot): a send under a claim waits
+    for a turn at most what keeps it inside its claim's lease, then gives the cell to the retry schedule
+    (a deferred failure: not an attempt), and the grade goes once a slot is free."""
+    import contextlib
+
+    # The slot wait is what the lease leaves after 4 calls of the HTTP timeout: 24.5 s leaves 0.5 s.
+    monkeypatch.setenv("PASSBACK_HTTP_TIMEOUT_SECONDS", "24.5")
+    monkeypatch.setenv("PASSBACK_PLATFORM_CONCURRENCY", "2")
+    container.reset()
+    course = lti13_course(stack, lms, students=("sam",))
+    gate = container.gate()
+    with contextlib.ExitStack() as busy:
+        for _ in range(2):
+            busy.enter_context(gate.slot(course.record().platform_id))
+        stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 77.0, clock.now)])
+        stack.drain()
+        cell = course.cell("sam", "link-quiz-1")
+        assert (cell.status, cell.attempts) == ("retrying", 0)
+        assert "no turn came" in (cell.message or "")
+        assert course.lms_grade("sam", "link-quiz-1") is None
+    clock.advance(minutes=2)
+    stack.sweep()
+    stack.drain()
+    assert course.lms_grade("sam", "link-quiz-1") == 77.0
+    assert course.cell("sam", "link-quiz-1").status == "synced"

@@ -57,6 +57,12 @@ if ($action === 'deep-linking-on') {
         $DB->insert_record('lti_types_config', (object)['typeid' => $typeid, 'name' => 'contentitem', 'value' => '1']);
     }
     echo json_encode(lti_get_type_config($typeid)['contentitem']);
+} else if ($action === 'accept-grades-always') {
+    // The tool's Privacy > "Accept grades from the tool": Always (the kit saves "Delegate to teacher").
+    [$typeid] = $args;
+    $DB->set_field('lti_types_config', 'value', (string)LTI_SETTING_ALWAYS,
+        ['typeid' => $typeid, 'name' => 'acceptgrades']);
+    echo json_encode(lti_get_type_config($typeid)['acceptgrades']);
 } else if ($action === 'student') {
     [$courseid, $username] = $args;
     $u = (object)['username' => $username, 'password' => 'Passw0rd!-' . $username, 'firstname' => 'Sue',
@@ -531,3 +537,39 @@ def test_moodle_takes_passbacks_jwts_when_passbacks_clock_runs_ahead_of_moodles(
     )
     taken = moodle.do("deep-link-response", out["deployment_id"], parse_page(form).forms[0].fields["JWT"])
     assert taken.get("instructorcustomparameters") == "activity_id=quiz-1", taken
+
+
+def test_with_accept_grades_always_moodle_gives_the_deep_linked_homepage_link_its_own_column(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """ "Accept grades from the tool: Always": Moodle makes a 100-point grade item even for the homepage
+    link (no lineItem); its launch carries that line item, and the course average reaches it."""
+    script = tmp_path / "moodle_advantage.php"
+    script.write_text(PHP)
+    moodle = Moodle(script)
+    run = uuid.uuid4().hex[:6]
+    out = moodle.provision(stack.base_url, run, "quiz-1")
+    register(out)
+    stack.send_messages([activity("quiz-1", "Quiz 1")])
+    stack.drain()
+    typeid, mid = int(out["deployment_id"]), out["course_id"]
+    assert moodle.do("deep-linking-on", str(typeid)) == "1"
+    assert moodle.do("accept-grades-always", str(typeid)) == "1"
+    teacher, student = out["users"]["teacher"], out["users"]["student1"]
+
+    seen = select_content_in_moodle(teacher, mid, typeid, ["home"], stack.base_url, tmp_path)
+    assert returned_item(seen["answer"])["grade_modgrade_point"] == 100
+    home = {link["custom"]: link for link in moodle.do("links", str(mid))}[""]
+    assert home["grademax"] == 100.0  # Moodle's own grade item for the link
+
+    for cmid, tag in ((home["cmid"], "home"), (out["lti13"]["quiz-1"]["cmid"], "quiz")):
+        opened = browser_launch(student, cmid, tmp_path / tag)
+        assert "/lti13/launch" in json.dumps(opened["requests"]), opened
+    stack.drain()
+    worked = datetime.now(UTC) - timedelta(seconds=5)
+    stack.send_messages([score({"issuer": MOODLE_URL, "user_id": str(student["id"])}, "quiz-1", 2, 60.0, worked)])
+    stack.drain()
+    assert moodle.grade(mid, out["lti13"]["quiz-1"]["instance"], student["id"]) == pytest.approx(6.0)
+    assert moodle.grade(mid, home["instance"], student["id"]) == pytest.approx(60.0)  # the average, out of 100
+    column = {link["custom"]: link for link in moodle.do("links", str(mid))}[""]["tool_column"]
+    assert column is None or column["itemtype"] == "mod"  # Moodle's column; Passback made none of its own

@@ -147,12 +147,17 @@ class CellRepository:
         except Cell.DoesNotExist:
             return
 
-    def due(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str, str]]:
-        """(course, learner, link) of cells whose retry is due, through the sparse `due` index."""
-        found: list[tuple[str, str, str]] = []
+    def due(self, shard: int, now: datetime, limit: int) -> list[tuple[str, str, str | None, str]]:
+        """(course, learner, link, due_sk) of cells whose retry is due, through the sparse `due`
+        index; link None for an enrollment whose indexed claim's lease ended (sync all its cells)."""
+        found: list[tuple[str, str, str | None, str]] = []
         for item in GradebookItem.due.query(
             f"RETRY#{shard}", GradebookItem.due_sk <= f"{due_stamp(now)}#~", limit=limit
         ):
-            _, learner_id, link_id = str(item.sk).split("#", 2)
-            found.append((str(item.pk)[2:], learner_id, link_id))
+            course_id, sk, due_sk = str(item.pk)[2:], str(item.sk), str(item.due_sk)
+            if sk.startswith("E#"):
+                found.append((course_id, sk[2:], None, due_sk))
+                continue
+            _, learner_id, link_id = sk.split("#", 2)
+            found.append((course_id, learner_id, link_id, due_sk))
         return found

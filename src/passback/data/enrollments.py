@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -9,13 +10,19 @@ from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from passback.data.base import set_or_remove
+from passback.data.base import due_stamp, set_or_remove
 from passback.data.errors import Conflict, is_conditional_failure
 from passback.data.gradebook_models import Enrollment, GradebookItem
 from passback.data.tables import ensure_bound
 from passback.domain.records import ClaimEntry, EnrollmentRecord, GradeEntry
 
 _MAX_RACES = 8
+CLAIM_SHARDS = 8
+
+
+def claim_due_pk(learner_id: str) -> str:
+    """The `due` partition of an indexed claim: beside the cells' retries, so one sweep finds both."""
+    return f"RETRY#{zlib.crc32(learner_id.encode()) % CLAIM_SHARDS}"
 
 
 def _raw_map(attribute: Any) -> Mapping[str, Any]:
@@ -206,6 +213,23 @@ class EnrollmentRepository:
             return
         raise Conflict(f"enrollment {course_id}/{learner_id} kept changing under us")
 
+    def clear_claim_due(self, course_id: str, learner_id: str, due_sk: str) -> bool:
+        """Take the enrollment off `due` once the sweep synced it, unless a later claim moved it."""
+        item = Enrollment(course_id=course_id, learner_id=learner_id, role="")
+        # Not conditional on the version, but it bumps it (ADD 1: PynamoDB increments a version it is given).
+        item.version = 0
+        try:
+            item.update(
+                actions=[Enrollment.due_pk.remove(), Enrollment.due_sk.remove()],
+                condition=Enrollment.due_sk == due_sk,
+                add_version_condition=False,
+            )
+        except UpdateError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
     def courses_of(self, learner_id: str) -> list[str]:
         """The courses a learner is enrolled in (gsi1, keys only)."""
         return [
@@ -213,16 +237,28 @@ class EnrollmentRepository:
             for item in GradebookItem.inverted.query(f"U#{learner_id}", GradebookItem.gsi1sk.startswith("C#"))
         ]
 
-    def take_claim(self, record: EnrollmentRecord, link_id: str, claim: ClaimEntry) -> EnrollmentRecord:
+    def take_claim(
+        self, record: EnrollmentRecord, link_id: str, claim: ClaimEntry, *, indexed: bool = False
+    ) -> EnrollmentRecord:
         """Claim one cell: a conditional update on the version `record` was read at.
 
         Returns the enrollment after the write (what is owed under the claim, with no further
         read); raises Conflict when the enrollment changed since (a grade, another claim).
+        `indexed`: also put the enrollment on the sparse `due` index at the claim's lease end, so
+        the sweep syncs the learner then even if the holder died and nothing delivers its input
+        again (request paths: a launch's sync, a resync). It costs an index write, and the
+        sweep's cleanup later; the score path never pays it.
         """
         item = Enrollment(course_id=record.course_id, learner_id=record.learner_id, role=record.role)
         item.version = record.version
+        actions = _claim_actions(record, {link_id: claim})
+        if indexed:
+            actions += [
+                Enrollment.due_pk.set(claim_due_pk(record.learner_id)),
+                Enrollment.due_sk.set(f"{due_stamp(claim.until)}#{record.course_id}"),
+            ]
         try:
-            item.update(actions=_claim_actions(record, {link_id: claim}))
+            item.update(actions=actions)
         except UpdateError as error:
             if is_conditional_failure(error):
                 raise Conflict(f"enrollment {record.course_id}/{record.learner_id} changed") from error

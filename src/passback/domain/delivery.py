@@ -169,6 +169,40 @@ def lms_errors_are_retried(
 # release and retry functions, 120 s), so a live sender never loses its claim to another; a sender
 # that died delays its cell by at most this long.
 CLAIM_LEASE = timedelta(seconds=120)
+# A send makes at most this many LMS calls: a token request and the POST, both again after a 401.
+CALLS_PER_SEND = 4
+# What a send may spend under its claim besides its LMS calls (its DynamoDB reads and writes).
+SEND_MARGIN = timedelta(seconds=20)
+
+
+class SendOutlivesLease(ValueError):
+    """The HTTP timeout is so long that a send could outlive its claim's lease (a configuration error)."""
+
+
+def slot_wait_budget(
+    http_timeout_seconds: float,
+    *,
+    calls: int = CALLS_PER_SEND,
+    lease: timedelta = CLAIM_LEASE,
+    margin: timedelta = SEND_MARGIN,
+) -> float:
+    """How long one LMS call may wait for its platform's concurrency slot (seconds).
+
+    A send holds its cell's claim; if it outlived the lease, another sender could take the cell
+    over and both would post (for LTI 1.1, with no timestamp, the older value could land last).
+    So every call of a send, each waiting its longest for a slot and then its longest for the LMS,
+    must end inside the lease: calls x (wait + timeout) + margin <= lease. Raises SendOutlivesLease
+    when the timeout alone leaves no room.
+    """
+    spare = lease.total_seconds() - margin.total_seconds() - calls * http_timeout_seconds
+    if spare <= 0:
+        raise SendOutlivesLease(
+            f"An HTTP timeout of {http_timeout_seconds:g} s lets one send take {calls} x {http_timeout_seconds:g} s "
+            f"of LMS calls, more than its claim's {lease.total_seconds():.0f} s lease allows (keeping "
+            f"{margin.total_seconds():.0f} s for the rest of the send): set PASSBACK_HTTP_TIMEOUT_SECONDS to at most "
+            f"{(lease - margin).total_seconds() / calls:g} (well under it, so calls may wait for a turn)."
+        )
+    return spare / calls
 
 
 class Action(StrEnum):

@@ -24,8 +24,11 @@ from passback.lms.errors import LmsError
 class PlatformGate:
     """Per-platform concurrency cap and 429 backoff, shared by every sync in this container."""
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, slot_wait: float | None = None) -> None:
         self._concurrency = concurrency
+        # How long a call waits for a turn (None: for ever). A send holds its cell's claim meanwhile,
+        # so the container sets it to fit the claim's lease (domain.delivery.slot_wait_budget).
+        self._slot_wait = slot_wait
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
         self._blocked_until: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -57,8 +60,20 @@ class PlatformGate:
                 retry_after=wait,
                 deferred=True,
             )
-        with self._semaphore(platform):
+        semaphore = self._semaphore(platform)
+        if not semaphore.acquire(timeout=self._slot_wait):
+            # Not called at all: a deferred, retryable failure (the cell is retried by its schedule),
+            # rather than a POST that might outlive the claim it is sent under.
+            raise LmsError(
+                f"Too many calls to this LMS were in flight (at most {self._concurrency} at once): no turn came "
+                f"within {self._slot_wait:.0f} s, so this grade is sent again shortly.",
+                status=None,
+                deferred=True,
+            )
+        try:
             yield
+        finally:
+            semaphore.release()
 
 
 class Http:

@@ -125,6 +125,9 @@ class CourseJobs:
     def _run_chunk(self, job: CourseJob, course: CourseRecord, learners: list[EnrollmentRecord], now: datetime) -> None:
         link_ids = self._links(job, course)
         forced = job.kind == "resync"
+        # Request paths (a launch's sync, a gradebook or CLI resync) index their claims: if the
+        # sender dies mid-send, the sweep takes the cell over at the lease end (docs/architecture.md).
+        indexed = job.kind in ("sync", "resync")
         regrade = job.kind == "regrade"
         failures: list[tuple[Any, Exception]] = []
         # One Query for the whole chunk's cells instead of one per learner (regrade and single-learner
@@ -147,6 +150,7 @@ class CourseJobs:
                 forced=forced,
                 enrollment=current,
                 cells=cells.get(enrollment.learner_id),
+                indexed=indexed,
             )
 
         run_all(learners, work, self.workers, on_error=lambda item, error: failures.append((item, error)))

@@ -127,27 +127,34 @@ class Sweeper:
 
     def retries(self, now: datetime) -> int:
         """Rule 10: cells whose backoff has elapsed are tried again (the latest owed value)."""
-        due: list[tuple[str, str, str]] = []
+        due: list[tuple[str, str, str | None, str]] = []
         per_shard = max(1, self.retry_budget // RETRY_SHARDS)
         for shard in range(RETRY_SHARDS):
             due.extend(self.cells.due(shard, now, per_shard))
         courses: dict[str, CourseRecord | None] = {}
 
-        def work(key: tuple[str, str, str]) -> None:
-            course_id, learner_id, link_id = key
+        def work(key: tuple[str, str, str | None, str]) -> None:
+            course_id, learner_id, link_id, due_sk = key
             course = courses.get(course_id)
             if course is None:
                 course = courses[course_id] = self.courses.get(course_id)
-            if course is not None:
-                self.sync.sync_learner(course, learner_id, now, link_ids=[link_id])
-                count("Retried")
+            if course is None:
+                return
+            if link_id is None:
+                # A request path's indexed claim whose lease ended: its holder may have died.
+                self.sync.sync_learner(course, learner_id, now)
+                self.sync.enrollments.clear_claim_due(course_id, learner_id, due_sk)
+                count("ClaimsSwept")
+                return
+            self.sync.sync_learner(course, learner_id, now, link_ids=[link_id])
+            count("Retried")
 
         run_all(
             due,
             work,
             self.workers,
             on_error=lambda key, error: logger.error(
-                "retry failed", extra={"cell": "/".join(key), "error": repr(error)[:300]}
+                "retry failed", extra={"cell": "/".join(str(part) for part in key[:3]), "error": repr(error)[:300]}
             ),
         )
         return len(due)

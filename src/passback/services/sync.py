@@ -64,6 +64,8 @@ class _Snapshot:
     cell: CellRecord | None
     held: set[str] = field(default_factory=set)
     fresh: bool = False
+    # Claims taken here go on `due` at their lease end (request paths: see `take_claim`).
+    indexed: bool = False
 
     def current(self) -> CellRecord:
         cell = self.cell or CellRecord(
@@ -129,12 +131,14 @@ class SyncService:
         origin: datetime | None = None,
         cells: dict[str, CellRecord] | None = None,
         held: Collection[str] = (),
+        indexed: bool = False,
     ) -> list[SyncOutcome]:
         """Sync one learner's cells in one course (all links, or just `link_ids`).
 
         `cells` are the learner's cells by link when the caller read them already (a chunk's
         cells in one Query); a stale one only costs a Conflict and a fresh read. `held`: claims
         the caller took for this learner's cells (the score batch, with its grade write).
+        `indexed`: claims taken here are indexed, so the sweep recovers them if this sender dies.
         """
         enrollment = enrollment or self.enrollments.get(course.course_id, learner_id)
         if enrollment is None or enrollment.is_instructor:
@@ -147,7 +151,15 @@ class SyncService:
             cells = self.cells.for_learner(course.course_id, learner_id)
         return [
             self.sync_cell(
-                course, link, enrollment, cells.get(link.link_id), now, forced=forced, origin=origin, held=held
+                course,
+                link,
+                enrollment,
+                cells.get(link.link_id),
+                now,
+                forced=forced,
+                origin=origin,
+                held=held,
+                indexed=indexed,
             )
             for link in links
         ]
@@ -201,6 +213,7 @@ class SyncService:
         forced: bool = False,
         origin: datetime | None = None,
         held: Collection[str] = (),
+        indexed: bool = False,
     ) -> SyncOutcome:
         """Bring one cell up to date under the send protocol (docs/architecture.md, "A cell's states").
 
@@ -211,7 +224,7 @@ class SyncService:
         mark on the cell instead of sending; the holder's answer then loses its conditional write,
         and the holder decides again, on fresh reads, after recording.
         """
-        state = _Snapshot(course, link, enrollment, cell, held=set(held))
+        state = _Snapshot(course, link, enrollment, cell, held=set(held), indexed=indexed)
         rounds = 0
         while rounds < _RACES:
             rounds += 1
@@ -366,7 +379,9 @@ class SyncService:
         if held is None:
             held = _new_claim(state, now)
             # One conditional write of the enrollment; it returns the grades as they are under the claim.
-            state.enrollment = self.enrollments.take_claim(state.enrollment, state.link.link_id, held)
+            state.enrollment = self.enrollments.take_claim(
+                state.enrollment, state.link.link_id, held, indexed=state.indexed
+            )
             state.held.add(held.claim_id)
         try:
             return self._send_claimed(state, held, now, forced=forced, origin=origin)
