@@ -261,3 +261,32 @@ def test_an_operator_tie_still_refuses_a_claim_for_another_consumer(stack: Stack
     refused = launch13(lms, "teacher")
     assert refused.status_code == 403
     assert "tied it to another consumer" in refused.text
+
+
+def test_the_roster_of_a_migrated_course_knows_11_learners_by_their_lti11_legacy_user_id(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    """Canvas gives users new ids in 1.3 and its roster names the old one (`lti11_legacy_user_id`): the
+    roster must find the 1.1 learners under them, not add strangers and mark the 1.1 learners gone."""
+    cid = course_used_through_lti11(stack, lms, clock)
+    for user, name in (("c0ffee-sam", "Sam Student"), ("c0ffee-ria", "Ria Student")):
+        lms.add_user(user, name=name, email=f"{user}@example.edu")
+        lms.enroll(COURSE, user, "student")
+    for user in ("sam", "ria"):
+        lms.drop(COURSE, user)  # the LMS knows them by their 1.3 ids now
+    lms_moves_to_lti13(stack, lms, legacy_user_ids={"c0ffee-sam": "sam", "c0ffee-ria": "ria"})
+    assert launch13(lms, "teacher").status_code == 303  # the instructor's launch reads the roster
+    stack.drain()
+
+    learners = container.learners()
+    legacy = platform_id(platform_key_lti11(CONSUMER_KEY))
+    students = [e for e in container.enrollments().page(cid, None, 100)[0] if e.role == "learner"]
+    assert len(students) == 2  # no stranger added for the 1.3 ids
+    for user in ("sam", "ria"):
+        learner = learners.by_identity(legacy, user)
+        assert learner is not None
+        enrollment = container.enrollments().get(cid, learner)
+        assert enrollment is not None
+        assert enrollment.lms_status is None  # not "gone"
+        assert enrollment.lti13_user_id == f"c0ffee-{user}"  # AGS can grade them before their 1.3 launch
+        assert learners.by_identity(platform_id(platform_key_lti13(lms.issuer)), f"c0ffee-{user}") == learner

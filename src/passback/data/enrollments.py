@@ -105,6 +105,7 @@ class EnrollmentRepository:
             merge_pending=record.merge_pending,
             lms_status=record.lms_status,
             launched=record.launched,
+            lti13_user_id=record.lti13_user_id,
             enrolled_at=now,
             gsi1pk=f"U#{record.learner_id}",
             gsi1sk=f"C#{record.course_id}",

@@ -45,6 +45,8 @@ class Member:
     roles: tuple[str, ...] = ()
     name: str | None = None
     email: str | None = None
+    # NRPS `lti11_legacy_user_id`: their LTI 1.1 user id, where the LMS gave them a new one in 1.3.
+    legacy_user_id: str | None = None
 
     @property
     def is_learner(self) -> bool:
@@ -59,6 +61,9 @@ class Known:
     lms_user_id: str | None
     role: str
     lms_status: str | None
+    # In a course migrated from LTI 1.1 (docs/migration.md), a learner whose 1.3 id is not known yet:
+    # their 1.1 user id, which the roster names as `lti11_legacy_user_id`.
+    legacy_user_id: str | None = None
 
 
 @dataclass
@@ -68,10 +73,12 @@ class RosterPlan:
     status: list[tuple[str, str | None]] = field(default_factory=list)
     # learners the roster brought back (inactive or gone before): their owed grades can go now
     returned: list[str] = field(default_factory=list)
+    # (learner id, their 1.3 user id): 1.1 learners of a migrated course the roster named by their 1.1 id
+    subs: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def writes(self) -> int:
-        return len(self.new) + len(self.status)
+        return len(self.new) + len(self.status) + len(self.subs)
 
 
 def _stored(status: str) -> str | None:
@@ -84,20 +91,30 @@ def roster_changes(members: Iterable[Member], known: Iterable[Known]) -> RosterP
     - an active learner the course does not know: a new (never launched) enrollment;
     - a known learner whose status differs: the new status (active clears it);
     - a known learner absent from the roster: gone;
-    - staff, and inactive strangers: nothing (no roster item is stored without a need).
+    - staff, and inactive strangers: nothing (no roster item is stored without a need);
+    - in a course migrated from LTI 1.1, a member whose `lti11_legacy_user_id` is a known learner's 1.1
+      id is that learner (not a new one, and the 1.1 id is not "gone"): their 1.3 id is noted.
     """
     plan = RosterPlan()
+    known = list(known)
     by_user = {k.lms_user_id: k for k in known if k.lms_user_id}
+    by_legacy = {k.legacy_user_id: k for k in known if k.legacy_user_id}
     seen: set[str] = set()
+    matched: set[str] = set()
     for member in members:
         if member.user_id in seen:
             continue  # a platform listing someone twice (two roles) counts once
         seen.add(member.user_id)
         mine = by_user.get(member.user_id)
+        if mine is None and member.legacy_user_id:
+            mine = by_legacy.get(member.legacy_user_id)
+            if mine is not None and mine.role == "learner":
+                plan.subs.append((mine.learner_id, member.user_id))
         if mine is None:
             if member.status == ACTIVE and member.is_learner:
                 plan.new.append(member)
             continue
+        matched.add(mine.learner_id)
         if mine.role != "learner":
             continue
         wanted = _stored(member.status)
@@ -106,7 +123,7 @@ def roster_changes(members: Iterable[Member], known: Iterable[Known]) -> RosterP
             if wanted is None:
                 plan.returned.append(mine.learner_id)
     for mine in by_user.values():
-        if mine.role == "learner" and mine.lms_user_id not in seen and mine.lms_status != GONE:
+        if mine.role == "learner" and mine.learner_id not in matched and mine.lms_status != GONE:
             plan.status.append((mine.learner_id, GONE))
     return plan
 

@@ -32,6 +32,7 @@ def handle_memberships(lms: Lms, request: Request, route: AgsRoute) -> Response:
         return text_response(400, "the tool type in the URL is not this tool's")
     with lms.state.lock:
         inactive = set(lms.state.inactive.get(route.context_id, set()))
+        legacy = dict(lms.state.legacy_user_ids)
     members: list[dict[str, Any]] = [
         {
             "status": "Inactive" if user.user_id in inactive else "Active",
@@ -41,6 +42,8 @@ def handle_memberships(lms: Lms, request: Request, route: AgsRoute) -> Response:
             "family_name": user.family_name,
             "email": user.email,
             "roles": role_uris([enrolled[user.user_id]]),
+            # A platform that gave users new ids in LTI 1.3 names the 1.1 one (NRPS 2.0, migration).
+            **({"lti11_legacy_user_id": legacy[user.user_id]} if user.user_id in legacy else {}),
         }
         for user in users.values()
     ]

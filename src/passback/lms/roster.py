@@ -107,6 +107,7 @@ def _member(data: dict[str, Any]) -> Member | None:
         value = data.get(name)
         return value.strip()[:limit] or None if isinstance(value, str) else None
 
+    legacy = data.get("lti11_legacy_user_id")
     name = text("name", 300) or " ".join(p for p in (text("given_name", 150), text("family_name", 150)) if p) or None
     email = text("email", 254)
     return Member(
@@ -115,4 +116,5 @@ def _member(data: dict[str, Any]) -> Member | None:
         roles=tuple(str(r) for r in roles) if isinstance(roles, list) else (),
         name=name,
         email=email if email and "@" in email else None,
+        legacy_user_id=legacy if isinstance(legacy, str) and legacy and len(legacy.encode()) <= 255 else None,
     )

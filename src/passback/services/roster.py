@@ -21,6 +21,7 @@ from passback.data.learners import LearnerRepository
 from passback.data.roster import RosterRepository
 from passback.domain.records import CourseRecord, EnrollmentRecord, LinkRecord
 from passback.domain.roster import Known, Member, RosterPlan, roster_changes, still_leaving
+from passback.ids import platform_id, platform_key_lti13
 from passback.lms.gateway import LmsGateway
 from passback.lms.roster import RosterClient
 from passback.lms.tokens import TokenEndpoint
@@ -115,7 +116,7 @@ class RosterService:
         course = self.courses.get(course_id)
         if course is None:
             raise RosterUnavailable(f"There is no course {course_id}.")
-        if course.lti_version != "1.3":
+        if course.lti_version != "1.3" and not course.lti13_issuer:  # a course migrated from 1.1 has NRPS too
             raise RosterUnavailable("The course roster needs LTI 1.3 (Names and Role Provisioning); this is LTI 1.1.")
         source = self.rosters.get(course_id)
         if source is None:
@@ -150,7 +151,7 @@ class RosterService:
         course_id = course.course_id
         # What Passback knows is read before the roster: a learner who launches while a long roster is
         # read is absent from it, and must not be taken for one who left (marked gone) by a later look.
-        known = self._known(course_id)
+        known = self._known(course)
         members = self.client.members(endpoint, memberships_url, on_page=page_read)
         plan = roster_changes(members, known.values())
         say(f"{len(members)} members: {len(plan.new)} new, {len(plan.status)} changed")
@@ -208,6 +209,12 @@ class RosterService:
                     launched_since.append(learner_id)  # they launched after this read began: their launch stands
 
         run_all(plan.status, set_status, self.workers, on_error=lambda item, error: failures.append((item, error)))
+        run_all(
+            plan.subs,
+            lambda sub: self._note_lti13_id(course, sub[0], sub[1], now),
+            self.workers,
+            on_error=lambda item, error: failures.append((item, error)),
+        )
         if failures:
             # The table failed (not the LMS): fail the job so SQS runs it again; what was written stays written.
             raise RuntimeError(f"{len(failures)} roster changes failed; first: {failures[0][1]!r}") from failures[0][1]
@@ -231,27 +238,39 @@ class RosterService:
         logger.info("roster read", extra={**report.__dict__})
         return report
 
-    def _known(self, course_id: str) -> dict[str, Known]:
+    def _known(self, course: CourseRecord) -> dict[str, Known]:
         known: dict[str, Known] = {}
         cursor = None
         while True:
-            records, cursor = self.enrollments.page(course_id, cursor, ENROLLMENT_PAGE)
+            records, cursor = self.enrollments.page(course.course_id, cursor, ENROLLMENT_PAGE)
             for record in records:
                 user_id = record.lti13_user_id or record.lms_user_id  # a course migrated from 1.1: its 1.3 sub
-                known[record.learner_id] = Known(record.learner_id, user_id, record.role, record.lms_status)
+                # Migrated from 1.1 and not seen through 1.3 yet: the roster may name them by their 1.1 id.
+                legacy = record.lms_user_id if course.lti13_issuer and not record.lti13_user_id else None
+                known[record.learner_id] = Known(record.learner_id, user_id, record.role, record.lms_status, legacy)
             if not cursor:
                 return known
+
+    def _note_lti13_id(self, course: CourseRecord, learner_id: str, sub: str, now: datetime) -> None:
+        """A 1.1 learner of a migrated course, named by the roster: their 1.3 id, so AGS can grade them (rule 13)
+        before their first 1.3 launch, and their 1.3 identity, as that launch would bind it (services/migration.py;
+        an identity already bound to another learner is never moved)."""
+        self.enrollments.set_lti13_user_id(course.course_id, learner_id, sub)
+        self.learners.link_identity(
+            platform_id=_lti13_platform(course), lms_user_id=sub, learner_id=learner_id, email=None, now=now
+        )
 
     def _add(self, course: CourseRecord, member: Member, now: datetime) -> bool:
         """Enroll a learner who never launched. False when their email belongs to another account: the
         merge (rule 12) happens at their first launch, so no second account is made for them here."""
-        learner_id = self.learners.by_identity(course.platform_id, member.user_id)
+        learner_platform = _lti13_platform(course)
+        learner_id = self.learners.by_identity(learner_platform, member.user_id)
         if learner_id is None:
             if self.merges is not None and self.merges.candidate(member.email) is not None:
                 return False
             made = self.learners.create(email=member.email, name=member.name, now=now)
             learner_id = self.learners.link_identity(
-                platform_id=course.platform_id, lms_user_id=member.user_id, learner_id=made, email=member.email, now=now
+                platform_id=learner_platform, lms_user_id=member.user_id, learner_id=made, email=member.email, now=now
             )
         record = EnrollmentRecord(
             course_id=course.course_id,
@@ -262,6 +281,13 @@ class RosterService:
             email=member.email,
             grades=self.grades.initial_entries(course, learner_id, now),
             launched=False,
+            # A migrated course's AGS scores name the 1.3 id (docs/migration.md).
+            lti13_user_id=member.user_id if course.lti13_issuer else None,
         )
         self.enrollments.create_if_absent(record, now)
         return True
+
+
+def _lti13_platform(course: CourseRecord) -> str:
+    """The platform whose identities the roster's user ids are: a migrated course's is its 1.3 issuer's."""
+    return platform_id(platform_key_lti13(course.lti13_issuer)) if course.lti13_issuer else course.platform_id
