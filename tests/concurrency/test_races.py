@@ -387,3 +387,75 @@ def test_a_request_path_sender_that_died_holding_its_claim_is_taken_over_by_the_
     finally:
         dying.buried.set()
         dead.join(30)
+
+
+class LaggingReplica:
+    """The course repository of a job runner, its eventually consistent reads served by a replica that
+    has not seen the latest course write yet (DynamoDB makes no promise how soon it does; moto always has).
+
+    A consistent read sees the write. What the replica returns is the course as it was when this was made.
+    """
+
+    def __init__(self, real: Any, course_id: str) -> None:
+        self.real = real
+        self.before = real.get(course_id, consistent=True)
+        self.stale_reads = 0
+
+    def get(self, course_id: str, *, consistent: bool = False) -> Any:
+        if consistent or self.before is None or course_id != self.before.course_id:
+            return self.real.get(course_id, consistent=consistent)
+        self.stale_reads += 1
+        return self.before
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_a_release_jobs_homepage_composite_is_decided_on_the_course_as_released_not_on_a_lagging_read(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Release Grades marks the activity released, then syncs its links and the homepage links. The
+    homepage composite counts released activities only, so a sync that read the course before the
+    release (an eventually consistent read right after the write) finds the composite unchanged and
+    sends nothing; nobody else sends it (release is the only writer that changed it)."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1), ("quiz-2", 1)), homepage=True)
+    container.course_settings().set_policy(course.course_id, ReleasePolicy.MANUAL, None, now=clock.now)
+    stack.send_messages(
+        [
+            score(course.ref("sam"), "quiz-1", 1, 80.0, clock.now - timedelta(seconds=2)),
+            score(course.ref("sam"), "quiz-2", 1, 60.0, clock.now - timedelta(seconds=2)),
+        ]
+    )
+    stack.drain()
+    container.jobs().request("release", course.course_id, clock.now, activity_id="quiz-1")
+    stack.drain()
+    assert (course.lms_grade("sam", "link-quiz-1"), course.lms_grade("sam", "home")) == (80.0, 80.0)
+    lagging = LaggingReplica(container.jobs().courses, course.course_id)
+    monkeypatch.setattr(container.jobs(), "courses", lagging)
+    container.jobs().request("release", course.course_id, clock.now, activity_id="quiz-2")
+    stack.drain()
+    monkeypatch.undo()
+
+    assert course.lms_grade("sam", "link-quiz-2") == 60.0
+    assert course.lms_grade("sam", "home") == 70.0  # the average of both released activities
+    assert course.cell("sam", "home").sent_value == 70.0
+
+
+def test_a_deadline_closed_now_gives_its_zeros_even_if_the_regrade_job_reads_a_lagging_course(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadline set in the past queues its regrade at once, with the id the sweep would give it, so
+    the sweep's own queueing is a no-op: that one job must see the deadline, or its zeros are never given."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 88.0, clock.now - timedelta(minutes=30))])
+    stack.drain()
+    assert course.lms_grade("sam", "link-quiz-1") == 88.0
+    lagging = LaggingReplica(container.jobs().courses, course.course_id)
+    monkeypatch.setattr(container.jobs(), "courses", lagging)
+    container.course_settings().set_gau(course.course_id, "quiz-1", clock.now - timedelta(hours=1), clock.now)
+    stack.drain()
+    monkeypatch.undo()
+    stack.sweep()  # claims the deadline; its regrade has the same job id and does not run again
+    stack.drain()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 0.0  # the work was reported after the deadline
