@@ -459,3 +459,73 @@ def test_a_deadline_closed_now_gives_its_zeros_even_if_the_regrade_job_reads_a_l
     stack.drain()
 
     assert course.lms_grade("sam", "link-quiz-1") == 0.0  # the work was reported after the deadline
+
+
+class LaggingEnrollment:
+    """The enrollment repository of a job runner, its eventually consistent reads of one enrollment served
+    by a replica that has not seen the latest write to it yet (here: the launch that created it)."""
+
+    def __init__(self, real: Any, course_id: str, learner_id: str) -> None:
+        self.real = real
+        self.key = (course_id, learner_id)
+        self.before = real.get(course_id, learner_id, consistent=True)
+        self.stale_reads = 0
+
+    def get(self, course_id: str, learner_id: str, *, consistent: bool = False) -> Any:
+        if consistent or (course_id, learner_id) != self.key:
+            return self.real.get(course_id, learner_id, consistent=consistent)
+        self.stale_reads += 1
+        return self.before
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_rule9_a_first_launch_sends_the_earlier_work_even_if_its_sync_job_reads_a_lagging_enrollment(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launch creates the enrollment (with the work done before it, rule 3) and queues a sync of the
+    learner: that job is the only sender of that work. Reading the enrollment from a replica that has not
+    seen it yet, it found no enrollment and sent nothing."""
+    course = lti13_course(stack, lms, students=(), launch_students=False)
+    lms.add_user("sam", name="Sam Student", email="sam@example.edu")
+    lms.enroll(course.context, "sam", "student")
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 5, 90.0, clock.now)])
+    stack.drain()
+    learner = container.learners().by_identity(course.record().platform_id, "sam")
+    assert learner is not None
+    lagging = LaggingEnrollment(container.jobs().enrollments, course.course_id, learner)
+    assert lagging.before is None
+    monkeypatch.setattr(container.jobs(), "enrollments", lagging)
+    assert stack.launch13(lms, "sam", course.context, "link-quiz-1").status_code == 200
+    stack.drain()
+    monkeypatch.undo()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 90.0
+
+
+def test_a_status_that_stops_sending_user_not_in_course_is_recorded_only_on_the_enrollment_as_it_is_now(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A course job pages the enrollments first and reads their cells after. The roster had said the
+    learner left; they launched since (back in the course) and their cell was synced. The page, read
+    before that launch, still says they left: writing `user not in course` from it would stop sending
+    over a cell the launch had just brought up to date (rule 6 of the protocol: a status that stops
+    sending is recorded on fresh reads)."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=2))])
+    stack.drain()
+    assert course.cell("sam", "link-quiz-1").status == "synced"
+    learner = course.learners["sam"]
+    repository = container.enrollments()
+    repository.set_lms_status(course.course_id, learner, "Inactive")  # a roster read: they left
+    stale_page, _ = repository.page(course.course_id, None, 100)  # a chunk pages the enrollments now...
+    repository.set_lms_status(course.course_id, learner, None)  # ...they launch: back in the course
+    real_page = container.jobs().enrollments.page
+    monkeypatch.setattr(container.jobs().enrollments, "page", lambda *args, **kwargs: (stale_page, None))
+    container.jobs().request("sync", course.course_id, clock.now, requested_by="zero-fill setting")
+    stack.drain()
+    monkeypatch.setattr(container.jobs().enrollments, "page", real_page)
+
+    cell = course.cell("sam", "link-quiz-1")
+    assert (cell.status, cell.sent_value) == ("synced", 60.0)

@@ -117,7 +117,9 @@ class CourseJobs:
                 count("Released")
             course = self.courses.get(job.course_id, consistent=True) or course
         if job.learner_id is not None:
-            enrollment = self.enrollments.get(job.course_id, job.learner_id)
+            # Consistent too: a launch queues this right after writing the enrollment (created, reopened),
+            # and this job is what sends its grades (rule 9).
+            enrollment = self.enrollments.get(job.course_id, job.learner_id, consistent=True)
             learners = [enrollment] if enrollment is not None else []
             cursor = None
         else:

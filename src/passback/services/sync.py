@@ -315,6 +315,12 @@ class SyncService:
         held = state.held_claim()
         if current.status == blocked and current.owed_value == owed.value and held is None:
             return self._outcome(state, current, sent=False)
+        if not state.fresh:
+            # Both stop sending: decide on the roster word and the column as they are now, not as a
+            # chunk's page of enrollments had them (a launch may have brought the learner back since).
+            if not self._reread_owed(state):
+                return self._outcome(state, state.current(), sent=False)
+            return self._blocked(state, now)
         live = state.live_claim(now)
         if live is not None:
             # Someone is sending: it decides again afterwards and records this itself.
