@@ -522,7 +522,7 @@ def test_a_status_that_stops_sending_user_not_in_course_is_recorded_only_on_the_
     stale_page, _ = repository.page(course.course_id, None, 100)  # a chunk pages the enrollments now...
     repository.set_lms_status(course.course_id, learner, None)  # ...they launch: back in the course
     real_page = container.jobs().enrollments.page
-    monkeypatch.setattr(container.jobs().enrollments, "page", lambda *args, **kwargs: (stale_page, None))
+    monkeypatch.setattr(container.jobs().enrollments, "page", lambda *_, **__: (stale_page, None))
     container.jobs().request("sync", course.course_id, clock.now, requested_by="zero-fill setting")
     stack.drain()
     monkeypatch.setattr(container.jobs().enrollments, "page", real_page)
