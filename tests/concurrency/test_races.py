@@ -529,3 +529,61 @@ def test_a_status_that_stops_sending_user_not_in_course_is_recorded_only_on_the_
 
     cell = course.cell("sam", "link-quiz-1")
     assert (cell.status, cell.sent_value) == ("synced", 60.0)
+
+
+def test_a_grade_written_after_its_batch_read_the_cells_is_sent_even_if_that_read_showed_the_holder_already_marked(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A score batch reads the learner's cells before its grade write. Its read shows the live claim's
+    cell already marked (by another sender); then the holder records, decides again (the grade is not
+    written yet: nothing new to send) and leaves; then the batch writes 80. Its sync must still leave its
+    own mark, a conditional write on the cell it read: skipping it because "the cell is marked already"
+    (on a read older than its grade) left 80 unsent for good (rule 5 of the protocol)."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    scores = poller(stack, "ScoreQueue")
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=3))])
+    stack.drain()
+    held = HeldSend(container.sync().lms)
+    monkeypatch.setattr(container.sync(), "lms", held)
+    seventy = score(course.ref("sam"), "quiz-1", 2, 70.0, clock.now - timedelta(seconds=2))
+    stack.send_messages([seventy])
+    holder = in_background(scores.poll_once)  # claims the cell for 70; its POST is held
+    assert held.entered.wait(30)
+    stack.send_messages([seventy])  # delivered again: finds the live claim and marks the cell
+    assert scores.poll_once() == 1
+    claim = course.claim("sam", "link-quiz-1")
+    assert course.cell("sam", "link-quiz-1").mark_for == claim.claim_id
+    real = container.sync().cells
+
+    class HolderFinishesRightAfterTheRead:
+        """The next batch reads the cells (marked); the holder posts, records and leaves at that moment."""
+
+        def __init__(self) -> None:
+            self.done = False
+
+        def for_learner(self, *args: Any, **kwargs: Any) -> Any:
+            found = real.for_learner(*args, **kwargs)
+            if not self.done:
+                self.done = True
+                held.release.set()
+                holder.join(30)
+            return found
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(container.sync(), "cells", HolderFinishesRightAfterTheRead())
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 3, 80.0, clock.now - timedelta(seconds=1))])
+    assert scores.poll_once() == 1
+    monkeypatch.setattr(container.sync(), "cells", real)
+    held.release.set()
+    holder.join(30)
+    stack.drain()
+    clock.advance(seconds=121)  # and no sweep finds it later either
+    stack.sweep()
+    stack.drain()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 80.0
+    cell = course.cell("sam", "link-quiz-1")
+    assert (cell.status, cell.sent_value) == ("synced", 80.0)
+    assert_timestamps_increase(lms, "sam")

@@ -297,12 +297,15 @@ class SyncService:
         return decision, owed, target
 
     def _mark(self, state: _Snapshot, claim: ClaimEntry) -> CellRecord:
-        """Leave a mark for the live claim's holder (once per claim); Conflict if the cell changed."""
-        current = state.current()
-        if current.mark_for == claim.claim_id:
-            return current
+        """Leave a mark for the live claim's holder; Conflict if the cell changed since it was read.
+
+        Written even when the cell read already carries this claim's mark: that read may be older
+        than our grade write (a score batch reads its cells first), and the holder may have recorded
+        and decided again since, without our grade. Only our conditional write orders us against
+        the holder's record (docs/architecture.md, rule 5).
+        """
         count("SendDeferred")
-        return self.cells.save(replace(current, mark_for=claim.claim_id, mark_until=claim.until))
+        return self.cells.save(replace(state.current(), mark_for=claim.claim_id, mark_until=claim.until))
 
     def _blocked(self, state: _Snapshot, now: datetime) -> SyncOutcome | None:
         """Known before any POST: a deleted column (recreate it) or a learner the roster says left."""
