@@ -387,3 +387,203 @@ def test_a_request_path_sender_that_died_holding_its_claim_is_taken_over_by_the_
     finally:
         dying.buried.set()
         dead.join(30)
+
+
+class LaggingReplica:
+    """The course repository of a job runner, its eventually consistent reads served by a replica that
+    has not seen the latest course write yet (DynamoDB makes no promise how soon it does; moto always has).
+
+    A consistent read sees the write. What the replica returns is the course as it was when this was made.
+    """
+
+    def __init__(self, real: Any, course_id: str) -> None:
+        self.real = real
+        self.before = real.get(course_id, consistent=True)
+        self.stale_reads = 0
+
+    def get(self, course_id: str, *, consistent: bool = False) -> Any:
+        if consistent or self.before is None or course_id != self.before.course_id:
+            return self.real.get(course_id, consistent=consistent)
+        self.stale_reads += 1
+        return self.before
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_a_release_jobs_homepage_composite_is_decided_on_the_course_as_released_not_on_a_lagging_read(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Release Grades marks the activity released, then syncs its links and the homepage links. The
+    homepage composite counts released activities only, so a sync that read the course before the
+    release (an eventually consistent read right after the write) finds the composite unchanged and
+    sends nothing; nobody else sends it (release is the only writer that changed it)."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1), ("quiz-2", 1)), homepage=True)
+    container.course_settings().set_policy(course.course_id, ReleasePolicy.MANUAL, None, now=clock.now)
+    stack.send_messages(
+        [
+            score(course.ref("sam"), "quiz-1", 1, 80.0, clock.now - timedelta(seconds=2)),
+            score(course.ref("sam"), "quiz-2", 1, 60.0, clock.now - timedelta(seconds=2)),
+        ]
+    )
+    stack.drain()
+    container.jobs().request("release", course.course_id, clock.now, activity_id="quiz-1")
+    stack.drain()
+    assert (course.lms_grade("sam", "link-quiz-1"), course.lms_grade("sam", "home")) == (80.0, 80.0)
+    lagging = LaggingReplica(container.jobs().courses, course.course_id)
+    monkeypatch.setattr(container.jobs(), "courses", lagging)
+    container.jobs().request("release", course.course_id, clock.now, activity_id="quiz-2")
+    stack.drain()
+    monkeypatch.undo()
+
+    assert course.lms_grade("sam", "link-quiz-2") == 60.0
+    assert course.lms_grade("sam", "home") == 70.0  # the average of both released activities
+    assert course.cell("sam", "home").sent_value == 70.0
+
+
+def test_a_deadline_closed_now_gives_its_zeros_even_if_the_regrade_job_reads_a_lagging_course(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadline set in the past queues its regrade at once, with the id the sweep would give it, so
+    the sweep's own queueing is a no-op: that one job must see the deadline, or its zeros are never given."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 88.0, clock.now - timedelta(minutes=30))])
+    stack.drain()
+    assert course.lms_grade("sam", "link-quiz-1") == 88.0
+    lagging = LaggingReplica(container.jobs().courses, course.course_id)
+    monkeypatch.setattr(container.jobs(), "courses", lagging)
+    container.course_settings().set_gau(course.course_id, "quiz-1", clock.now - timedelta(hours=1), clock.now)
+    stack.drain()
+    monkeypatch.undo()
+    stack.sweep()  # claims the deadline; its regrade has the same job id and does not run again
+    stack.drain()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 0.0  # the work was reported after the deadline
+
+
+class LaggingEnrollment:
+    """The enrollment repository of a job runner, its eventually consistent reads of one enrollment served
+    by a replica that has not seen the latest write to it yet (here: the launch that created it)."""
+
+    def __init__(self, real: Any, course_id: str, learner_id: str) -> None:
+        self.real = real
+        self.key = (course_id, learner_id)
+        self.before = real.get(course_id, learner_id, consistent=True)
+        self.stale_reads = 0
+
+    def get(self, course_id: str, learner_id: str, *, consistent: bool = False) -> Any:
+        if consistent or (course_id, learner_id) != self.key:
+            return self.real.get(course_id, learner_id, consistent=consistent)
+        self.stale_reads += 1
+        return self.before
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_rule9_a_first_launch_sends_the_earlier_work_even_if_its_sync_job_reads_a_lagging_enrollment(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launch creates the enrollment (with the work done before it, rule 3) and queues a sync of the
+    learner: that job is the only sender of that work. Reading the enrollment from a replica that has not
+    seen it yet, it found no enrollment and sent nothing."""
+    course = lti13_course(stack, lms, students=(), launch_students=False)
+    lms.add_user("sam", name="Sam Student", email="sam@example.edu")
+    lms.enroll(course.context, "sam", "student")
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 5, 90.0, clock.now)])
+    stack.drain()
+    learner = container.learners().by_identity(course.record().platform_id, "sam")
+    assert learner is not None
+    lagging = LaggingEnrollment(container.jobs().enrollments, course.course_id, learner)
+    assert lagging.before is None
+    monkeypatch.setattr(container.jobs(), "enrollments", lagging)
+    assert stack.launch13(lms, "sam", course.context, "link-quiz-1").status_code == 200
+    stack.drain()
+    monkeypatch.undo()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 90.0
+
+
+def test_a_status_that_stops_sending_user_not_in_course_is_recorded_only_on_the_enrollment_as_it_is_now(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A course job pages the enrollments first and reads their cells after. The roster had said the
+    learner left; they launched since (back in the course) and their cell was synced. The page, read
+    before that launch, still says they left: writing `user not in course` from it would stop sending
+    over a cell the launch had just brought up to date (rule 6 of the protocol: a status that stops
+    sending is recorded on fresh reads)."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=2))])
+    stack.drain()
+    assert course.cell("sam", "link-quiz-1").status == "synced"
+    learner = course.learners["sam"]
+    repository = container.enrollments()
+    repository.set_lms_status(course.course_id, learner, "Inactive")  # a roster read: they left
+    stale_page, _ = repository.page(course.course_id, None, 100)  # a chunk pages the enrollments now...
+    repository.set_lms_status(course.course_id, learner, None)  # ...they launch: back in the course
+    real_page = container.jobs().enrollments.page
+    monkeypatch.setattr(container.jobs().enrollments, "page", lambda *_, **__: (stale_page, None))
+    container.jobs().request("sync", course.course_id, clock.now, requested_by="zero-fill setting")
+    stack.drain()
+    monkeypatch.setattr(container.jobs().enrollments, "page", real_page)
+
+    cell = course.cell("sam", "link-quiz-1")
+    assert (cell.status, cell.sent_value) == ("synced", 60.0)
+
+
+def test_a_grade_written_after_its_batch_read_the_cells_is_sent_even_if_that_read_showed_the_holder_already_marked(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A score batch reads the learner's cells before its grade write. Its read shows the live claim's
+    cell already marked (by another sender); then the holder records, decides again (the grade is not
+    written yet: nothing new to send) and leaves; then the batch writes 80. Its sync must still leave its
+    own mark, a conditional write on the cell it read: skipping it because "the cell is marked already"
+    (on a read older than its grade) left 80 unsent for good (rule 5 of the protocol)."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    scores = poller(stack, "ScoreQueue")
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=3))])
+    stack.drain()
+    held = HeldSend(container.sync().lms)
+    monkeypatch.setattr(container.sync(), "lms", held)
+    seventy = score(course.ref("sam"), "quiz-1", 2, 70.0, clock.now - timedelta(seconds=2))
+    stack.send_messages([seventy])
+    holder = in_background(scores.poll_once)  # claims the cell for 70; its POST is held
+    assert held.entered.wait(30)
+    stack.send_messages([seventy])  # delivered again: finds the live claim and marks the cell
+    assert scores.poll_once() == 1
+    claim = course.claim("sam", "link-quiz-1")
+    assert course.cell("sam", "link-quiz-1").mark_for == claim.claim_id
+    real = container.sync().cells
+
+    class HolderFinishesRightAfterTheRead:
+        """The next batch reads the cells (marked); the holder posts, records and leaves at that moment."""
+
+        def __init__(self) -> None:
+            self.done = False
+
+        def for_learner(self, *args: Any, **kwargs: Any) -> Any:
+            found = real.for_learner(*args, **kwargs)
+            if not self.done:
+                self.done = True
+                held.release.set()
+                holder.join(30)
+            return found
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(container.sync(), "cells", HolderFinishesRightAfterTheRead())
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 3, 80.0, clock.now - timedelta(seconds=1))])
+    assert scores.poll_once() == 1
+    monkeypatch.setattr(container.sync(), "cells", real)
+    held.release.set()
+    holder.join(30)
+    stack.drain()
+    clock.advance(seconds=121)  # and no sweep finds it later either
+    stack.sweep()
+    stack.drain()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 80.0
+    cell = course.cell("sam", "link-quiz-1")
+    assert (cell.status, cell.sent_value) == ("synced", 80.0)
+    assert_timestamps_increase(lms, "sam")

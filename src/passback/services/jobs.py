@@ -102,7 +102,12 @@ class CourseJobs:
         runner = self.runners.get(job.kind)
         if runner is not None:
             return runner(job, now)
-        course = self.courses.get(job.course_id)
+        # Consistent: a job is queued right after the course write it exists for (a release, a deadline
+        # closed now, a policy or zero-fill change), and an eventually consistent read may not show it yet.
+        # Its chunks decide on this course: a cell already "not released" stays so, a homepage composite
+        # is "unchanged", a regrade gives no zeros, and nobody else does it (the sweep's copy of a deadline
+        # job has the same id). One consistent Query per chunk.
+        course = self.courses.get(job.course_id, consistent=True)
         if course is None:
             raise CourseNotFound(f"course {job.course_id} does not exist")
         if job.kind == "release" and job.activity_id and job.chunk == 0:
@@ -110,9 +115,11 @@ class CourseJobs:
                 raise CourseNotFound(f"activity {job.activity_id} is not assigned in course {job.course_id}")
             if self.courses.mark_released(job.course_id, job.activity_id, now):
                 count("Released")
-            course = self.courses.get(job.course_id) or course
+            course = self.courses.get(job.course_id, consistent=True) or course
         if job.learner_id is not None:
-            enrollment = self.enrollments.get(job.course_id, job.learner_id)
+            # Consistent too: a launch queues this right after writing the enrollment (created, reopened),
+            # and this job is what sends its grades (rule 9).
+            enrollment = self.enrollments.get(job.course_id, job.learner_id, consistent=True)
             learners = [enrollment] if enrollment is not None else []
             cursor = None
         else:

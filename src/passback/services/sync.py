@@ -297,12 +297,15 @@ class SyncService:
         return decision, owed, target
 
     def _mark(self, state: _Snapshot, claim: ClaimEntry) -> CellRecord:
-        """Leave a mark for the live claim's holder (once per claim); Conflict if the cell changed."""
-        current = state.current()
-        if current.mark_for == claim.claim_id:
-            return current
+        """Leave a mark for the live claim's holder; Conflict if the cell changed since it was read.
+
+        Written even when the cell read already carries this claim's mark: that read may be older
+        than our grade write (a score batch reads its cells first), and the holder may have recorded
+        and decided again since, without our grade. Only our conditional write orders us against
+        the holder's record (docs/architecture.md, rule 5).
+        """
         count("SendDeferred")
-        return self.cells.save(replace(current, mark_for=claim.claim_id, mark_until=claim.until))
+        return self.cells.save(replace(state.current(), mark_for=claim.claim_id, mark_until=claim.until))
 
     def _blocked(self, state: _Snapshot, now: datetime) -> SyncOutcome | None:
         """Known before any POST: a deleted column (recreate it) or a learner the roster says left."""
@@ -315,6 +318,12 @@ class SyncService:
         held = state.held_claim()
         if current.status == blocked and current.owed_value == owed.value and held is None:
             return self._outcome(state, current, sent=False)
+        if not state.fresh:
+            # Both stop sending: decide on the roster word and the column as they are now, not as a
+            # chunk's page of enrollments had them (a launch may have brought the learner back since).
+            if not self._reread_owed(state):
+                return self._outcome(state, state.current(), sent=False)
+            return self._blocked(state, now)
         live = state.live_claim(now)
         if live is not None:
             # Someone is sending: it decides again afterwards and records this itself.
