@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import fast_moto, local_stack, table
+from common import fast_moto, fast_moto_queries, local_stack, table
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 READS = {"GetItem", "Query", "BatchGetItem"}
@@ -68,6 +68,7 @@ def main() -> None:
 
     with local_stack() as stacks:
         fast_moto()
+        fast_moto_queries()
         stack, lms = stacks[0].stack, stacks[0].lms
         lms.lms.state.nrps_page_cap = args.page_cap
         context = "big-course"
