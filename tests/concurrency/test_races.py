@@ -434,7 +434,7 @@ def test_a_release_jobs_homepage_composite_is_decided_on_the_course_as_released_
     monkeypatch.setattr(container.jobs(), "courses", lagging)
     container.jobs().request("release", course.course_id, clock.now, activity_id="quiz-2")
     stack.drain()
-    monkeypatch.undo()
+    monkeypatch.setattr(container.jobs(), "courses", lagging.real)
 
     assert course.lms_grade("sam", "link-quiz-2") == 60.0
     assert course.lms_grade("sam", "home") == 70.0  # the average of both released activities
@@ -454,7 +454,7 @@ def test_a_deadline_closed_now_gives_its_zeros_even_if_the_regrade_job_reads_a_l
     monkeypatch.setattr(container.jobs(), "courses", lagging)
     container.course_settings().set_gau(course.course_id, "quiz-1", clock.now - timedelta(hours=1), clock.now)
     stack.drain()
-    monkeypatch.undo()
+    monkeypatch.setattr(container.jobs(), "courses", lagging.real)
     stack.sweep()  # claims the deadline; its regrade has the same job id and does not run again
     stack.drain()
 
@@ -499,7 +499,6 @@ def test_rule9_a_first_launch_sends_the_earlier_work_even_if_its_sync_job_reads_
     monkeypatch.setattr(container.jobs(), "enrollments", lagging)
     assert stack.launch13(lms, "sam", course.context, "link-quiz-1").status_code == 200
     stack.drain()
-    monkeypatch.undo()
 
     assert course.lms_grade("sam", "link-quiz-1") == 90.0
 
@@ -587,3 +586,75 @@ def test_a_grade_written_after_its_batch_read_the_cells_is_sent_even_if_that_rea
     cell = course.cell("sam", "link-quiz-1")
     assert (cell.status, cell.sent_value) == ("synced", 80.0)
     assert_timestamps_increase(lms, "sam")
+
+
+def test_rule3_a_score_applied_while_a_first_launch_enrolls_the_learner_counts_in_that_course(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first launch reads the learner's progress (their work so far, rule 3) and then creates the
+    enrollment with it. A score batch between the two finds no enrollment in that course (it writes no
+    grade there) and writes progress the launch did not read: neither writes 90 into the course."""
+    course = lti13_course(stack, lms, students=(), launch_students=False)
+    lms.add_user("sam", name="Sam Student", email="sam@example.edu")
+    lms.enroll(course.context, "sam", "student")
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 50.0, clock.now - timedelta(seconds=2))])
+    stack.drain()
+    import json
+
+    from passback.messages import parse_product_message
+
+    scoring = container.scoring()
+    grades = container.launches().grades
+    real_entries = grades.initial_entries
+    ninety = score(course.ref("sam"), "quiz-1", 3, 90.0, clock.now - timedelta(seconds=1))
+
+    def then_a_score_lands(*args: Any, **kwargs: Any) -> Any:
+        entries = real_entries(*args, **kwargs)  # the launch has read progress (50)...
+        # ...another worker applies 90 (no enrollment in this course yet: no grade, nothing to sync)
+        applied = scoring.apply(parse_product_message(json.dumps(ninety)), clock.now, {})
+        assert applied.course_ids == frozenset()
+        return entries
+
+    monkeypatch.setattr(grades, "initial_entries", then_a_score_lands)
+    assert stack.launch13(lms, "sam", course.context, "link-quiz-1").status_code == 200
+    monkeypatch.setattr(grades, "initial_entries", real_entries)
+    stack.drain()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 90.0
+
+
+def test_rule3_a_first_launch_between_a_scores_course_lookup_and_its_progress_write_still_counts_it(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other order: the whole first launch (progress read, enrollment created, progress read again)
+    runs while a score is being applied. The score must look for the learner's courses after its
+    progress write, or it finds none and the launch's reads both come before that write."""
+    import json
+
+    from passback.messages import parse_product_message
+
+    course = lti13_course(stack, lms, students=(), launch_students=False)
+    lms.add_user("sam", name="Sam Student", email="sam@example.edu")
+    lms.enroll(course.context, "sam", "student")
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 50.0, clock.now - timedelta(seconds=2))])
+    stack.drain()
+    scoring = container.scoring()
+    real_courses_of = scoring.enrollments.courses_of
+    launched: list[int] = []
+
+    def launch_right_after(learner_id: str) -> Any:
+        found = real_courses_of(learner_id)
+        if not launched:
+            launched.append(stack.launch13(lms, "sam", course.context, "link-quiz-1").status_code)
+        return found
+
+    monkeypatch.setattr(scoring.enrollments, "courses_of", launch_right_after)
+    ninety = score(course.ref("sam"), "quiz-1", 3, 90.0, clock.now - timedelta(seconds=1))
+    applied = scoring.apply(parse_product_message(json.dumps(ninety)), clock.now, {})
+    monkeypatch.setattr(scoring.enrollments, "courses_of", real_courses_of)
+    assert launched == [200]
+    if applied.learner_id is not None:  # the score found the course: its sync is owed (its batch would run it)
+        container.sync().sync_learner(course.record(), applied.learner_id, clock.now)
+    stack.drain()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 90.0

@@ -148,10 +148,12 @@ class ProgressRepository:
         except ProgressItem.DoesNotExist:
             return Progress(learner_id=learner_id, activity_id=activity_id)
 
-    def for_learner(self, learner_id: str) -> list[Progress]:
+    def for_learner(self, learner_id: str, *, consistent: bool = False) -> list[Progress]:
         return [
             _progress(item)
-            for item in ProgressItem.query(f"U#{learner_id}", ProgressItem.sk.startswith("P#"))
+            for item in ProgressItem.query(
+                f"U#{learner_id}", ProgressItem.sk.startswith("P#"), consistent_read=consistent
+            )
             if isinstance(item, ProgressItem)
         ]
 

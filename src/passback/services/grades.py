@@ -61,6 +61,22 @@ class CourseGrades:
             return {}
         return self.entries(course, self.progress.for_learner(learner_id), now)
 
+    def catch_up(self, course: CourseRecord, learner_id: str, now: datetime) -> EnrollmentRecord | None:
+        """Right after creating an enrollment with `initial_entries`: the grades again, from progress
+        read (consistently) after the creation, kept where newer (rule 3).
+
+        A score applied meanwhile may have missed both: it looked for the learner's courses before
+        the enrollment existed (so wrote no grade here), and wrote progress after `initial_entries`
+        read it. One of the two reads comes after the other's write, so this one sees that score.
+        """
+        if not course.activities:
+            return None
+        entries = self.entries(course, self.progress.for_learner(learner_id, consistent=True), now)
+        if not entries:
+            return None
+        record = self.enrollments.set_grades(course.course_id, learner_id, entries)
+        return settle(self, course.course_id, learner_id, entries, record, now)
+
     def regrade(
         self, course: CourseRecord, learner_id: str, now: datetime, *, activity_id: str | None = None
     ) -> EnrollmentRecord | None:

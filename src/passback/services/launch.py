@@ -357,7 +357,10 @@ class LaunchService:
             grades=self.grades.initial_entries(course, learner_id, now) if role == "learner" else {},
             merge_pending=merge_pending,
         )
-        return self.enrollments.create_if_absent(record, now)
+        created = self.enrollments.create_if_absent(record, now)
+        if created and role == "learner":
+            self.grades.catch_up(course, learner_id, now)  # a score applied while we enrolled them
+        return created
 
     def _record_target(
         self, course: CourseRecord, link: LinkRecord, learner_id: str, facts: LaunchFacts, now: datetime

@@ -284,7 +284,8 @@ class RosterService:
             # A migrated course's AGS scores name the 1.3 id (docs/migration.md).
             lti13_user_id=member.user_id if course.lti13_issuer else None,
         )
-        self.enrollments.create_if_absent(record, now)
+        if self.enrollments.create_if_absent(record, now):
+            self.grades.catch_up(course, learner_id, now)  # a score applied while we enrolled them
         return True
 
 

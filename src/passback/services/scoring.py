@@ -226,7 +226,6 @@ class ScoringService:
             score=message.score,
             occurred_at=message.occurred_at,
         )
-        courses = self._courses_with_activity(learner_id, message.activity_id, course_cache)
         for _ in range(_RACES):
             current = self.progress.get(learner_id, message.activity_id)
             new = progress_belongs_to_the_learner(current, report)
@@ -242,6 +241,10 @@ class ScoringService:
                 break
         else:
             raise Conflict(f"progress {learner_id}/{message.activity_id} kept changing")
+        # The learner's courses are looked up after the progress write: a launch or a roster read
+        # enrolling them meanwhile reads progress again after creating the enrollment
+        # (CourseGrades.catch_up), so one of the two sees the other's write.
+        courses = self._courses_with_activity(learner_id, message.activity_id, course_cache)
         minimum = int(activity.min_questions)
         stored: list[EnrollmentRecord] = []
         for course in courses:
