@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from passback.domain.roster import GONE, Known, Member, roster_changes
+from passback.domain.roster import GONE, Known, Member, roster_changes, still_leaving
 
 LEARNER = ("http://purl.imsglobal.org/vocab/lis/v2/membership#Learner",)
 
@@ -27,3 +27,42 @@ def test_a_learner_already_known_by_their_13_id_needs_no_mapping() -> None:
     known = [Known("L-sam", "c0ffee-sam", "learner", None)]
     plan = roster_changes([Member("c0ffee-sam", roles=LEARNER, legacy_user_id="sam")], known)
     assert (plan.new, plan.status, plan.subs) == ([], [], [])
+
+
+def test_a_legacy_id_two_members_claim_maps_neither_so_no_two_people_share_one_learner() -> None:
+    """A buggy roster naming one 1.1 id for two members: binding both 1.3 ids to that learner would let the
+    second person's 1.3 launches open the first one's account. Neither is mapped, nobody is added or gone."""
+    known = [Known("L-sam", "sam", "learner", None, legacy_user_id="sam")]
+    members = [
+        Member("c0ffee-sam", roles=LEARNER, legacy_user_id="sam"),
+        Member("c0ffee-eve", roles=LEARNER, legacy_user_id="sam"),
+    ]
+    plan = roster_changes(members, known)
+    assert plan.subs == []
+    assert plan.new == []
+    assert plan.status == []
+
+
+def test_a_legacy_id_that_is_another_members_own_id_maps_nobody_to_it() -> None:
+    """The roster lists the 1.1 learner under their own id and names the same id as another member's legacy
+    id: the learner is the member with that id; the other member is not bound to them."""
+    known = [Known("L-sam", "sam", "learner", None, legacy_user_id="sam")]
+    members = [Member("sam", roles=LEARNER), Member("c0ffee-eve", roles=LEARNER, legacy_user_id="sam")]
+    plan = roster_changes(members, known)
+    assert plan.subs == []
+    assert plan.status == []
+
+
+def test_a_second_look_keeps_the_first_reads_legacy_mappings() -> None:
+    """Someone left, so the roster is read twice (services/roster.py): the 1.1 learners the first read mapped
+    by their legacy ids must still get their 1.3 ids."""
+    known = [
+        Known("L-sam", "sam", "learner", None, legacy_user_id="sam"),
+        Known("L-ria", "ria", "learner", None, legacy_user_id="ria"),
+    ]
+    members = [Member("c0ffee-sam", roles=LEARNER, legacy_user_id="sam")]
+    first = roster_changes(members, known)
+    again = roster_changes(members, known)
+    plan = still_leaving(first, again)
+    assert plan.subs == [("L-sam", "c0ffee-sam")]
+    assert plan.status == [("L-ria", GONE)]

@@ -106,3 +106,30 @@ def test_a_month_after_a_refusal_one_probe_goes_through_and_clears_it(stack: Sta
 
     assert labels(lms)["quiz-1"] == "Cells and membranes"
     assert labels_repo.put_refusal(lms.issuer, CLIENT_ID) is None
+
+
+def test_a_403_on_one_rename_is_noted_on_the_column_but_does_not_stop_renames_across_the_platform(
+    stack: Stack, lms: Any
+) -> None:
+    """A 403 is about the request (Canvas answers its rate limit with 403 Forbidden, a concluded course
+    refuses changes): recording it as "this platform refuses label changes" would skip every course on it
+    for a month. Only 405 or 501 (the method itself is not supported) is recorded platform-wide."""
+    cid = deep_linked_course(stack, lms)
+    lms.lms.state.line_item_put_refusal = 403
+    stack.send_messages([activity("quiz-1", "Cells and membranes")])
+    stack.drain()
+    assert ColumnLabelRepository().put_refusal(lms.issuer, CLIENT_ID) is None
+    course = container.courses().get(cid)
+    assert course is not None
+    [note] = [link.label_note for link in course.links.values() if link.activity_id == "quiz-1" and link.label_note]
+    assert note is not None
+    assert "HTTP 403" in note
+
+    lms.lms.state.line_item_put_refusal = None  # the throttle is over
+    stack.send_messages([activity("quiz-2", "Genes and heredity"), activity("quiz-1", "Cells, revised")])
+    stack.drain()
+    assert labels(lms)["quiz-2"] == "Genes and heredity"
+    assert labels(lms)["quiz-1"] == "Cells, revised"
+    course = container.courses().get(cid)
+    assert course is not None
+    assert not [link.label_note for link in course.links.values() if link.label_note]

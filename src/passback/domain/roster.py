@@ -9,6 +9,7 @@ and is not written.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -99,15 +100,21 @@ def roster_changes(members: Iterable[Member], known: Iterable[Known]) -> RosterP
     known = list(known)
     by_user = {k.lms_user_id: k for k in known if k.lms_user_id}
     by_legacy = {k.legacy_user_id: k for k in known if k.legacy_user_id}
-    seen: set[str] = set()
-    matched: set[str] = set()
+    unique: dict[str, Member] = {}
     for member in members:
-        if member.user_id in seen:
-            continue  # a platform listing someone twice (two roles) counts once
-        seen.add(member.user_id)
+        unique.setdefault(member.user_id, member)  # a platform listing someone twice (two roles) counts once
+    # A 1.1 id the roster gives more than one person (two members name it, or one member has it as their own
+    # id): binding it would make two people one learner, so it maps nobody (identity is never guessed).
+    claims = Counter(m.legacy_user_id for m in unique.values() if m.legacy_user_id and m.legacy_user_id != m.user_id)
+    claims.update(user_id for user_id in unique if user_id in claims)
+    matched: set[str] = set()
+    for member in unique.values():
         mine = by_user.get(member.user_id)
         if mine is None and member.legacy_user_id:
             mine = by_legacy.get(member.legacy_user_id)
+            if mine is not None and claims[member.legacy_user_id] > 1:
+                matched.add(mine.learner_id)  # ambiguous: not a stranger to add, nor proof the learner left
+                continue
             if mine is not None and mine.role == "learner":
                 plan.subs.append((mine.learner_id, member.user_id))
         if mine is None:
@@ -136,4 +143,5 @@ def still_leaving(first: RosterPlan, again: RosterPlan) -> RosterPlan:
         new=first.new,
         status=[change for change in first.status if change[1] is None or change in confirmed],
         returned=first.returned,
+        subs=first.subs,
     )

@@ -140,8 +140,8 @@ class LineItemsClient:
         """PUT the line item with a new label (the rest as the LMS has it), only if it is Passback's column for
         `resource_id` (its `resourceId`): an instructor's own column keeps the name they gave it.
 
-        Returns "relabelled", "unchanged" (already so called) or "not ours"; raises `LmsError` otherwise (a
-        platform that does not take PUT answers 405, 501 or 403: the caller records that, see
+        Returns "relabelled", "unchanged" (already so called) or "not ours"; raises `LmsError` otherwise, and
+        `LabelRefused` when the PUT itself is refused with 403, 405 or 501 (the caller records that, see
         services/column_labels.py).
         """
 
@@ -172,8 +172,20 @@ class LineItemsClient:
 
         response = self._ags.authorised(endpoint, (LINEITEM_SCOPE,), put)
         if response.status_code not in (200, 201, 204):
-            raise self._ags.error(endpoint, response)
+            error = self._ags.error(endpoint, response)
+            if response.status_code in LABEL_REFUSALS:
+                raise LabelRefused(error.message, status=error.status)
+            raise error
         return "relabelled"
+
+
+# What a platform answers a label change it does not take. Only the PUT's answer counts: a GET refused
+# says nothing about PUT.
+LABEL_REFUSALS = (403, 405, 501)
+
+
+class LabelRefused(LmsError):
+    """The platform refused the label PUT itself (403, 405 or 501)."""
 
 
 def _is_json(response: requests.Response) -> bool:

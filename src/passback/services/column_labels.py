@@ -7,10 +7,12 @@ the release function, through the AGS client (token cache, the platform's concur
 the new label only on a column Passback or deep linking made for that activity (`resourceId` = the
 activity id): an instructor's own column keeps the name they gave it.
 
-A platform that refuses the PUT (403, 405, 501) is recorded on its registration, once; no label PUT goes
-to it for a month after (one probe then, in case it changed), and each link it concerns carries a note
-the gradebook shows ("rename the column in the LMS"). The job always reads the catalog's current title,
-so renames applied out of order, or twice, end with the last title.
+A platform that refuses the PUT with 405 or 501 (it does not take PUT at all) is recorded on its
+registration, once; no label PUT goes to it for a month after (one probe then, in case it changed), and
+each link it concerns carries a note the gradebook shows ("rename the column in the LMS"). A 403 is only
+noted on the column: it may be about the request (a rate limit, a concluded course), and the next rename
+asks again. The job always reads the catalog's current title, so renames applied out of order, or twice,
+end with the last title.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from passback.data.courses import CourseRepository
 from passback.domain.records import CourseRecord, LinkRecord
 from passback.lms.errors import LmsError
 from passback.lms.gateway import LmsGateway
-from passback.lms.line_items import LineItemsClient
+from passback.lms.line_items import LabelRefused, LineItemsClient
 from passback.messages import CourseJob
 from passback.observability import count, logger
 from passback.services.jobs import CourseJobs
 
-REFUSING = (403, 405, 501)  # the platform does not let a tool change a column (or this tool, this one)
+REFUSING = (405, 501)  # the platform does not let a tool change a column: recorded on its registration
 PROBE_AGAIN_AFTER = timedelta(days=30)
 LINKS_PER_CHUNK = 25
 
@@ -110,17 +112,20 @@ class ColumnLabels:
         assert link.line_item_url is not None
         try:
             outcome = self.client.relabel(endpoint, link.line_item_url, title, resource_id=activity_id)
+        except LabelRefused as error:
+            text = f"HTTP {error.status}: {error.message}"[:300]
+            # 405/501: the platform does not take PUT at all. A 403 is about this request (Canvas answers
+            # its rate limit with 403, a concluded course refuses changes): noted on this column only, and
+            # the next rename asks again, rather than silencing the whole platform for a month.
+            if error.status in REFUSING and self.labels.record_put_refusal(issuer, endpoint.client_id, text, now):
+                logger.warning(
+                    "the LMS refuses line item label changes",
+                    extra={"issuer": issuer, "client_id": endpoint.client_id, "status": error.status},
+                )
+            count("LineItemRelabelsRefused")
+            self._note(course, link, refusal_note(text))
+            return
         except LmsError as error:
-            if error.status in REFUSING:
-                text = f"HTTP {error.status}: {error.message}"[:300]
-                if self.labels.record_put_refusal(issuer, endpoint.client_id, text, now):
-                    logger.warning(
-                        "the LMS refuses line item label changes",
-                        extra={"issuer": issuer, "client_id": endpoint.client_id, "status": error.status},
-                    )
-                count("LineItemRelabelsRefused")
-                self._note(course, link, refusal_note(text))
-                return
             if error.retryable:
                 raise  # the job's chunk runs again (SQS), and repeats nothing: a label already so is not PUT
             detail = {"link": link.link_id, "status": error.status, "error": error.message}
