@@ -591,33 +591,32 @@ def test_a_grade_written_after_its_batch_read_the_cells_is_sent_even_if_that_rea
 def test_rule3_a_score_applied_while_a_first_launch_enrolls_the_learner_counts_in_that_course(
     stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A first launch reads the learner's progress (their work so far, rule 3) and then creates the
-    enrollment with it. A score batch between the two finds no enrollment in that course (it writes no
-    grade there) and writes progress the launch did not read: neither writes 90 into the course."""
+    """A first launch enrolls the learner with their work so far (rule 3). A score applied just before
+    the enrollment is created finds no enrollment in that course (it writes no grade there): the
+    launch must read the learner's progress after creating it. Read before (as it was), it missed 90."""
+    import json
+
+    from passback.messages import parse_product_message
+
     course = lti13_course(stack, lms, students=(), launch_students=False)
     lms.add_user("sam", name="Sam Student", email="sam@example.edu")
     lms.enroll(course.context, "sam", "student")
     stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 50.0, clock.now - timedelta(seconds=2))])
     stack.drain()
-    import json
-
-    from passback.messages import parse_product_message
-
     scoring = container.scoring()
-    grades = container.launches().grades
-    real_entries = grades.initial_entries
+    enrollments = container.launches().enrollments
+    real_create = enrollments.create_if_absent
     ninety = score(course.ref("sam"), "quiz-1", 3, 90.0, clock.now - timedelta(seconds=1))
 
-    def then_a_score_lands(*args: Any, **kwargs: Any) -> Any:
-        entries = real_entries(*args, **kwargs)  # the launch has read progress (50)...
-        # ...another worker applies 90 (no enrollment in this course yet: no grade, nothing to sync)
+    def a_score_lands_first(*args: Any, **kwargs: Any) -> Any:
+        # Another worker applies 90 (no enrollment in this course yet: no grade, nothing to sync).
         applied = scoring.apply(parse_product_message(json.dumps(ninety)), clock.now, {})
         assert applied.course_ids == frozenset()
-        return entries
+        return real_create(*args, **kwargs)
 
-    monkeypatch.setattr(grades, "initial_entries", then_a_score_lands)
+    monkeypatch.setattr(enrollments, "create_if_absent", a_score_lands_first)
     assert stack.launch13(lms, "sam", course.context, "link-quiz-1").status_code == 200
-    monkeypatch.setattr(grades, "initial_entries", real_entries)
+    monkeypatch.setattr(enrollments, "create_if_absent", real_create)
     stack.drain()
 
     assert course.lms_grade("sam", "link-quiz-1") == 90.0

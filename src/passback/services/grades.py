@@ -62,12 +62,13 @@ class CourseGrades:
         return self.entries(course, self.progress.for_learner(learner_id), now)
 
     def catch_up(self, course: CourseRecord, learner_id: str, now: datetime) -> EnrollmentRecord | None:
-        """Right after creating an enrollment with `initial_entries`: the grades again, from progress
-        read (consistently) after the creation, kept where newer (rule 3).
+        """Right after creating an enrollment (with no grades): its grades from the learner's
+        progress, read (consistently) after the creation, kept where newer (rule 3).
 
-        A score applied meanwhile may have missed both: it looked for the learner's courses before
-        the enrollment existed (so wrote no grade here), and wrote progress after `initial_entries`
-        read it. One of the two reads comes after the other's write, so this one sees that score.
+        Read before the creation, a score applied meanwhile could be missed twice: it looks for
+        the learner's courses (after its progress write) before the enrollment exists, so writes no
+        grade here, and writes progress after the read. Read after, one of the two reads comes
+        after the other's write. One progress Query, as reading before did.
         """
         if not course.activities:
             return None

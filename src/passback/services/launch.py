@@ -353,13 +353,13 @@ class LaunchService:
             lms_user_id=facts.user_id,
             name=facts.name,
             email=facts.email,
-            # Rule 3: work done before this first launch counts at once.
-            grades=self.grades.initial_entries(course, learner_id, now) if role == "learner" else {},
             merge_pending=merge_pending,
         )
         created = self.enrollments.create_if_absent(record, now)
         if created and role == "learner":
-            self.grades.catch_up(course, learner_id, now)  # a score applied while we enrolled them
+            # Rule 3: work done before this first launch counts at once; read after the creation, so a
+            # score applied meanwhile is seen here or finds the enrollment itself (CourseGrades.catch_up).
+            self.grades.catch_up(course, learner_id, now)
         return created
 
     def _record_target(

@@ -279,13 +279,13 @@ class RosterService:
             lms_user_id=member.user_id,
             name=member.name,
             email=member.email,
-            grades=self.grades.initial_entries(course, learner_id, now),
             launched=False,
             # A migrated course's AGS scores name the 1.3 id (docs/migration.md).
             lti13_user_id=member.user_id if course.lti13_issuer else None,
         )
         if self.enrollments.create_if_absent(record, now):
-            self.grades.catch_up(course, learner_id, now)  # a score applied while we enrolled them
+            # Their earlier work (rule 3), read after the creation: see CourseGrades.catch_up.
+            self.grades.catch_up(course, learner_id, now)
         return True
 
 
