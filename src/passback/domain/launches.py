@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 # LIS roles that make someone staff of the course (LTI 1.3 URIs, LTI 1.1 short names and URNs).
-_STAFF = ("Instructor", "TeachingAssistant", "ContentDeveloper", "Administrator", "Mentor")
+# Not Mentor: that is an observer (Canvas) or a parent, who must not get the gradebook of the whole course.
+_STAFF = ("Instructor", "TeachingAssistant", "ContentDeveloper", "Administrator")
 _INSTITUTION_ONLY = "/institution/"
 
 
@@ -30,3 +31,11 @@ def students_enroll_themselves(roles: Iterable[str]) -> str:
         if name in _STAFF:
             return "instructor"
     return "learner"
+
+
+def only_observes(roles: Iterable[str]) -> bool:
+    """A mentor (an observer, a parent) who is not also a learner of the course: not a student to enroll
+    from the roster (no enrollment, no deadline zeros for them)."""
+    parts = [(role.split("#", 1)[0].rsplit("/", 1)[-1], role.rsplit("#", 1)[-1].rsplit("/", 1)[-1]) for role in roles]
+    mentor = any("Mentor" in names for names in parts)
+    return mentor and not any("Learner" in names for names in parts)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from passback.domain.launches import students_enroll_themselves
+from passback.domain.launches import only_observes, students_enroll_themselves
 
 ACTIVE = "Active"
 INACTIVE = "Inactive"
@@ -51,7 +51,7 @@ class Member:
 
     @property
     def is_learner(self) -> bool:
-        return students_enroll_themselves(self.roles) == "learner"
+        return students_enroll_themselves(self.roles) == "learner" and not only_observes(self.roles)
 
 
 @dataclass(frozen=True)
