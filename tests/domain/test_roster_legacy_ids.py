@@ -66,3 +66,30 @@ def test_a_second_look_keeps_the_first_reads_legacy_mappings() -> None:
     plan = still_leaving(first, again)
     assert plan.subs == [("L-sam", "c0ffee-sam")]
     assert plan.status == [("L-ria", GONE)]
+
+
+def test_a_roster_that_cannot_name_11_learners_neither_adds_strangers_for_them_nor_marks_them_gone() -> None:
+    """A migrated course on a platform that gave users new ids in 1.3 but sends no `lti11_legacy_user_id`:
+    nothing in the roster recognises the 1.1 learners. Adding its members as new learners would give each
+    1.1 learner a second account (their 1.3 identity bound to it, so their own 1.3 launch could no longer
+    join them), and their absence under their 1.1 ids would mark every one of them gone."""
+    known = [
+        Known("L-sam", "sam", "learner", None, legacy_user_id="sam"),
+        Known("L-ria", "ria", "learner", None, legacy_user_id="ria"),
+    ]
+    members = [Member("c0ffee-sam", roles=LEARNER), Member("c0ffee-ria", roles=LEARNER)]
+    plan = roster_changes(members, known)
+    assert (plan.new, plan.status, plan.subs) == ([], [], [])
+
+
+def test_a_roster_that_keeps_11_ids_still_adds_newcomers_and_marks_leavers() -> None:
+    """Moodle keeps its ids across the move (the operator's tie): the roster names 1.1 learners by them, so
+    it does speak for them: a newcomer is added and a 1.1 learner absent from it is gone."""
+    known = [
+        Known("L-sam", "sam", "learner", None, legacy_user_id="sam"),
+        Known("L-ria", "ria", "learner", None, legacy_user_id="ria"),
+    ]
+    members = [Member("sam", roles=LEARNER), Member("new", roles=LEARNER)]
+    plan = roster_changes(members, known)
+    assert [m.user_id for m in plan.new] == ["new"]
+    assert plan.status == [("L-ria", GONE)]

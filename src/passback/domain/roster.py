@@ -94,7 +94,8 @@ def roster_changes(members: Iterable[Member], known: Iterable[Known]) -> RosterP
     - a known learner absent from the roster: gone;
     - staff, and inactive strangers: nothing (no roster item is stored without a need);
     - in a course migrated from LTI 1.1, a member whose `lti11_legacy_user_id` is a known learner's 1.1
-      id is that learner (not a new one, and the 1.1 id is not "gone"): their 1.3 id is noted.
+      id is that learner (not a new one, and the 1.1 id is not "gone"): their 1.3 id is noted; a roster
+      that names no 1.1 learner at all (no legacy ids, no 1.1 id) adds nobody and marks no 1.1 learner gone.
     """
     plan = RosterPlan()
     known = list(known)
@@ -129,10 +130,24 @@ def roster_changes(members: Iterable[Member], known: Iterable[Known]) -> RosterP
             plan.status.append((mine.learner_id, wanted))
             if wanted is None:
                 plan.returned.append(mine.learner_id)
+    unnamed = _unnamed_11_learners(known, matched, unique.values())
+    plan.new = [] if unnamed else plan.new
     for mine in by_user.values():
-        if mine.role == "learner" and mine.learner_id not in matched and mine.lms_status != GONE:
+        if mine.role == "learner" and mine.learner_id not in matched | unnamed and mine.lms_status != GONE:
             plan.status.append((mine.learner_id, GONE))
     return plan
+
+
+def _unnamed_11_learners(known: list[Known], matched: set[str], members: Iterable[Member]) -> set[str]:
+    """A migrated course whose 1.1 learners the roster cannot name (new ids in 1.3, no legacy ids, and none
+    matched by a 1.1 id): any member may be one of them, and their absence proves nothing. Adding the
+    members would give 1.1 learners second accounts (their 1.3 identity bound there for good), and marking
+    the 1.1 learners gone would block them all; their own 1.3 launches join them instead. Empty when the
+    roster does speak for them."""
+    unnamed = {k.learner_id for k in known if k.legacy_user_id}
+    if not unnamed or unnamed & matched or any(m.legacy_user_id for m in members):
+        return set()
+    return unnamed
 
 
 def still_leaving(first: RosterPlan, again: RosterPlan) -> RosterPlan:
