@@ -101,6 +101,12 @@ def test_a_line_item_page_larger_than_the_cap_is_refused(huge: HugeLms) -> None:
         LineItemsClient(_ags()).list(ENDPOINT, f"{huge.base}/line_items", {}, scopes=("s",))
 
 
+def test_a_line_item_read_for_a_relabel_larger_than_the_cap_is_refused(huge: HugeLms) -> None:
+    """The relabel job's GET of one column (services/column_labels.py) is bounded like the pages."""
+    with pytest.raises(LmsError, match="larger than"):
+        LineItemsClient(_ags()).relabel(ENDPOINT, f"{huge.base}/line_items/1", "New title", resource_id="quiz-1")
+
+
 def test_a_roster_longer_than_the_member_cap_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     server = HugeLms(CAP, declare=True)
     monkeypatch.setattr(roster, "MAX_MEMBERS", 100)

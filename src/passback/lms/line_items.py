@@ -148,7 +148,10 @@ class LineItemsClient:
         def get(token: str) -> requests.Response:
             self.requests_made += 1
             return self._ags.http.request(
-                "GET", line_item_url, headers={"Authorization": f"Bearer {token}", "Accept": LINEITEM_TYPE}
+                "GET",
+                line_item_url,
+                headers={"Authorization": f"Bearer {token}", "Accept": LINEITEM_TYPE},
+                max_bytes=MAX_PAGE_BYTES,  # one column: far less than a page; bounded all the same
             )
 
         response = self._ags.authorised(endpoint, (LINEITEM_SCOPE,), get)
