@@ -657,3 +657,49 @@ def test_rule3_a_first_launch_between_a_scores_course_lookup_and_its_progress_wr
     stack.drain()
 
     assert course.lms_grade("sam", "link-quiz-1") == 90.0
+
+
+def test_a_release_between_a_batchs_cells_read_and_its_grade_write_is_not_undone(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch has read the course (not released) and the cells (`not released`, 60); Release Grades
+    then runs to the end (it sends 60); then the batch writes 70. On its snapshot the cell already says
+    what it would record ("nothing" to do, no write to fail). What saves 70: the release job's claim,
+    taken after the batch's cell read, looks live on that read, so the batch marks; the mark's
+    conditional write fails and the batch decides again on fresh reads (a guard written in review 17b:
+    passes on main, fails if a claim released after a cell read were taken for released on that read)."""
+    course = lti13_course(stack, lms, students=("sam",), activities=(("quiz-1", 1),))
+    container.course_settings().set_policy(course.course_id, ReleasePolicy.MANUAL, None, now=clock.now)
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 1, 60.0, clock.now - timedelta(seconds=2))])
+    stack.drain()
+    assert course.cell("sam", "link-quiz-1").status == "not released"
+    releases = poller(stack, "ReleaseQueue")
+    real = container.sync().cells
+
+    class ReleasedRightAfterTheCellsRead:
+        def __init__(self) -> None:
+            self.done = False
+
+        def for_learner(self, *args: Any, **kwargs: Any) -> Any:
+            found = real.for_learner(*args, **kwargs)
+            if not self.done:
+                self.done = True
+                container.jobs().request("release", course.course_id, clock.now, activity_id="quiz-1")
+                while releases.poll_once():
+                    pass
+            return found
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(container.sync(), "cells", ReleasedRightAfterTheCellsRead())
+    stack.send_messages([score(course.ref("sam"), "quiz-1", 2, 70.0, clock.now - timedelta(seconds=1))])
+    stack.drain()
+    monkeypatch.setattr(container.sync(), "cells", real)
+    clock.advance(seconds=121)  # and no sweep finds it later either
+    stack.sweep()
+    stack.drain()
+
+    assert course.lms_grade("sam", "link-quiz-1") == 70.0
+    cell = course.cell("sam", "link-quiz-1")
+    assert (cell.status, cell.sent_value) == ("synced", 70.0)
