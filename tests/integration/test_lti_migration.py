@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from gradebook_kit import hidden_fields
 from passback import container
 from passback.cli import main as cli_main
 from passback.domain.migration import AGS, BASIC_OUTCOMES
@@ -290,3 +291,21 @@ def test_the_roster_of_a_migrated_course_knows_11_learners_by_their_lti11_legacy
         assert enrollment.lms_status is None  # not "gone"
         assert enrollment.lti13_user_id == f"c0ffee-{user}"  # AGS can grade them before their 1.3 launch
         assert learners.by_identity(platform_id(platform_key_lti13(lms.issuer)), f"c0ffee-{user}") == learner
+
+
+def test_the_gradebook_of_a_migrated_course_can_update_its_roster_as_the_cli_can(
+    stack: Stack, lms: Any, clock: Any
+) -> None:
+    """The roster is read in a migrated course too (services/roster.py, docs/migration.md): the gradebook's
+    button must be there and work, not refuse the course as LTI 1.1."""
+    cid = course_used_through_lti11(stack, lms, clock)
+    lms_moves_to_lti13(stack, lms)
+    teacher = launch13(lms, "teacher")
+    stack.drain()
+    session = requests.Session()
+    page = session.get(teacher.headers["Location"], timeout=60)
+    assert "Update the roster from the LMS" in page.text
+    base = teacher.headers["Location"].split("?", 1)[0]
+    asked = session.post(f"{base}/roster-sync", data=hidden_fields(page.text), allow_redirects=False, timeout=60)
+    assert asked.status_code == 303, asked.text[:300]
+    assert cid in asked.headers["Location"]

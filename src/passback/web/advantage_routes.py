@@ -96,7 +96,7 @@ def roster(http: HttpRequest, course_id: str, now: datetime) -> WebResponse:
     course = container.courses().get(course_id)
     if course is None:
         return _not_done(http, "This course does not exist.")
-    if course.lti_version != "1.3":
+    if course.lti_version != "1.3" and not course.lti13_issuer:  # a course migrated from 1.1 has NRPS too
         return _not_done(http, "The course roster needs LTI 1.3 (Names and Role Provisioning); this course is LTI 1.1.")
     container.jobs().request("roster", course_id, now, requested_by=current.learner_id)
     return _back(course_id, current, now, "roster-sync")

@@ -243,7 +243,7 @@ def glance(view: GradebookView, base: str) -> str:
         f'<button form="act" formaction="{base}/resync" name="scope" value="course">Resync the whole course</button>'
         + (
             f'<button form="act" formaction="{base}/roster-sync">Update the roster from the LMS</button>'
-            if view.course.lti_version == "1.3"
+            if view.course.lti_version == "1.3" or view.course.lti13_issuer  # a migrated course has NRPS too
             else ""
         )
         + f'<button form="act" formaction="{base}/export.csv">Download as CSV (grades and statuses)</button>'
