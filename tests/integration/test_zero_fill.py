@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import requests
 
 from course_setup import Course, lti13_course
@@ -107,3 +108,35 @@ def test_turning_zero_fill_off_leaves_zeros_already_in_the_lms_and_says_so(stack
     assert len(lms.score_history()) == posts  # nothing sent, nothing taken back
     assert course.lms_grade("new0", "link-quiz-1") == 0.0
     assert "sent before the setting was turned off; it stays there" in cell_message(course, "new0", clock.now)
+
+
+def test_turning_zero_fill_on_again_after_a_crash_before_its_resync_sends_the_zeros(
+    stack: Stack, lms: Any, clock: Any, monkeypatch: Any
+) -> None:
+    """The setting is written, then its resync queued: a process that dies in between (here the queue
+    refuses the send) leaves zeros owed and nothing coming for them. Repeating the change must repair it,
+    not answer "unchanged" and queue nothing."""
+    course = course_with_a_roster(stack, lms)
+    settings = container.course_settings()
+    assert settings.set_zero_fill(course.course_id, False, clock.now)
+    settings.set_gau(course.course_id, "quiz-1", clock.now + timedelta(minutes=5), clock.now)
+    clock.advance(minutes=10)
+    stack.sweep()
+    stack.drain()
+    assert scores_for(lms, "new0") == []
+
+    jobs = settings.jobs
+    real = jobs.request
+
+    def dies(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the process died before queuing the resync")
+
+    monkeypatch.setattr(jobs, "request", dies)
+    with pytest.raises(RuntimeError):
+        settings.set_zero_fill(course.course_id, True, clock.now)
+    monkeypatch.setattr(jobs, "request", real)
+    assert course.record().zero_fill_never_opened
+
+    settings.set_zero_fill(course.course_id, True, clock.now)  # the instructor tries again
+    stack.drain()
+    assert course.lms_grade("new0", "link-quiz-1") == 0.0

@@ -47,7 +47,9 @@ def zero_fill_run(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from error
     words = "sent" if args.never_opened == "on" else "not sent (zeros already in the LMS stay there)"
     if not changed:
-        print(f"{args.course}: unchanged; deadline zeros of learners who never opened Passback are {words}")
+        print(
+            f"{args.course}: unchanged; deadline zeros of learners who never opened Passback are {words}; resync queued"
+        )
         return 0
     print(f"{args.course}: deadline zeros of learners who never opened Passback are now {words}; resync queued")
     return 0

@@ -295,13 +295,14 @@ class CourseSettings:
 
         A change resyncs the course: turned on, the zeros owed are sent; turned off, zeros not yet in the
         LMS stay here, and those already there stay there (Passback does not take grades back). True when
-        it changed.
+        it changed. The same choice again resyncs too: the setting is written before its resync is queued,
+        so a process that died in between is repaired by repeating the change (a resync repeats nothing the
+        LMS already has).
         """
         self._course(course_id)
-        if not self.courses.set_zero_fill(course_id, never_opened):
-            return False
+        changed = self.courses.set_zero_fill(course_id, never_opened)
         self.jobs.request("sync", course_id, now, requested_by="zero-fill setting")
-        return True
+        return changed
 
     def _keep_released(self, course: CourseRecord, activity_ids: list[str], now: datetime) -> None:
         """Release is a fact (docs/release.md): an activity whose grades the current policy let out

@@ -50,7 +50,7 @@ DONE_MESSAGES = {
     "gau": "Deadlines saved.",
     "column-recreated": "The LMS column was recreated: the link's grades are being sent to it.",
     "zero-fill": "Saved: the course's grades are being checked and sent where that changed anything.",
-    "zero-fill-same": "Nothing changed: the course already had that setting.",
+    "zero-fill-same": "The course already had that setting; its grades are being checked against the LMS again.",
     "roster-sync": "Roster update requested: Passback is reading the course's members from the LMS (a minute for a "
     "large course); learners who have not opened Passback yet then appear.",
 }
