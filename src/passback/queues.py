@@ -25,6 +25,19 @@ class Queues:
             QueueUrl=self.release_queue_url, MessageBody=job.model_dump_json(), DelaySeconds=delay_seconds
         )
 
+    def send_jobs(self, jobs: Iterable[CourseJob]) -> int:
+        """Queue many jobs ten to a SendMessageBatch (a fan-out on a message's path); raises if any is refused."""
+        batch: list[dict[str, Any]] = []
+        sent = 0
+        for job in jobs:
+            batch.append({"Id": str(len(batch)), "MessageBody": job.model_dump_json()})
+            if len(batch) == 10:
+                sent += self._flush(batch, self.release_queue_url)
+                batch = []
+        if batch:
+            sent += self._flush(batch, self.release_queue_url)
+        return sent
+
     def dead_letter(
         self, body: str, *, reason: str, detail: str, source_message_id: str, product_id: str | None = None
     ) -> None:
@@ -56,14 +69,14 @@ class Queues:
         for body in bodies:
             batch.append({"Id": str(len(batch)), "MessageBody": body})
             if len(batch) == 10:
-                sent += self._flush(batch)
+                sent += self._flush(batch, self.score_queue_url)
                 batch = []
         if batch:
-            sent += self._flush(batch)
+            sent += self._flush(batch, self.score_queue_url)
         return sent
 
-    def _flush(self, batch: list[dict[str, Any]]) -> int:
-        result = aws.sqs().send_message_batch(QueueUrl=self.score_queue_url, Entries=batch)  # type: ignore[arg-type]
+    def _flush(self, batch: list[dict[str, Any]], queue_url: str) -> int:
+        result = aws.sqs().send_message_batch(QueueUrl=queue_url, Entries=batch)  # type: ignore[arg-type]
         failed = result.get("Failed", [])
         if failed:
             raise RuntimeError(f"{len(failed)} messages were not accepted by the queue: {json.dumps(failed)[:500]}")

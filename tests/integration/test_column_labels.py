@@ -133,3 +133,45 @@ def test_a_403_on_one_rename_is_noted_on_the_column_but_does_not_stop_renames_ac
     course = container.courses().get(cid)
     assert course is not None
     assert not [link.label_note for link in course.links.values() if link.label_note]
+
+
+def test_a_rename_in_many_courses_queues_its_relabel_jobs_ten_to_a_send(stack: Stack, monkeypatch: Any) -> None:
+    """The rename's fan-out runs on the activity message's path (30 s for the whole batch): one SQS call
+    per course would cap an activity at a few thousand courses before the message times out and is
+    redelivered, to start again. The jobs go ten to a SendMessageBatch."""
+    from passback import aws
+
+    stack.send_messages([activity("quiz-1", "Cell biology quiz")])
+    stack.drain()
+    courses = container.courses()
+    now = utcnow()
+    for n in range(25):
+        cid = f"c{n:02d}"
+        courses.create_if_absent(
+            course_id=cid,
+            platform_id="p",
+            platform_key="lti13:https://lms.example",
+            lti_version="1.3",
+            context_id=cid,
+            title=cid,
+            label=None,
+            lms_origin=None,
+            now=now,
+        )
+        assert courses.assign_activity(cid, "quiz-1", "Cell biology quiz", now)
+    calls: list[str] = []
+    real = aws.sqs()
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            if name in ("send_message", "send_message_batch"):
+                calls.append(name)
+            return getattr(real, name)
+
+    def counting() -> Counting:
+        return Counting()
+
+    counting.cache_clear = aws.sqs.cache_clear  # type: ignore[attr-defined]  # what the fixtures reset
+    monkeypatch.setattr(aws, "sqs", counting)
+    assert container.column_labels().activity_renamed("quiz-1", "Cells and membranes", now) == 25
+    assert calls == ["send_message_batch"] * 3
