@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from typing import Any
 
 from passback import aws
@@ -79,10 +80,18 @@ class QueuePoller:
             thread.start()
 
     def stop(self) -> None:
+        self.request_stop()
+        self.join(time.monotonic() + 5)
+
+    def request_stop(self) -> None:
+        """Ask every worker to stop after its current invocation (a stack tells all pollers at once)."""
         self._stop.set()
+
+    def join(self, deadline: float) -> None:
+        """Wait for the workers until `deadline` (monotonic); they are daemons, so a late one dies with us."""
         for thread in self._threads:
             if thread.ident is not None:  # started (a stack that failed to start never started some)
-                thread.join(timeout=5)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while not self._stop.is_set():

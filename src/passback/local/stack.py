@@ -317,10 +317,15 @@ class LocalStack:
         self._stop.set()
         if self.gateway is not None:
             self.gateway.stop()
+        # Every worker is told first and all share one wait: told one by one, each busy worker
+        # (a long invocation on a loaded machine) added its own wait and Ctrl-C took minutes.
         for poller in self.pollers:
-            poller.stop()
+            poller.request_stop()
+        deadline = time.monotonic() + 5
+        for poller in self.pollers:
+            poller.join(deadline)
         if self._scheduler is not None:
-            self._scheduler.join(timeout=5)
+            self._scheduler.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.moto is not None:
             self.moto.stop()
         # Only the state file this stack wrote: another stack's must stay (its verbs rely on it).
