@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-import botocore.client
 import requests
 
 from course_setup import lti13_course
 from gradebook_kit import hidden_fields
+from moto_atomic import atomic_dynamodb
 from passback import container
 from passback.lms.line_items import LineItemsClient
 from passback.services.launch import LaunchFacts
@@ -71,29 +69,6 @@ def test_the_column_is_found_on_a_later_page_of_a_container_that_ignores_filters
     assert lms.counters.get("lineitem_create", 0) == 0
     assert lms.counters["lineitem_get"] >= 3  # 100 per page: the column is on the third
     assert len(homepage_items(lms)) == 1
-
-
-@contextmanager
-def atomic_dynamodb() -> Iterator[None]:
-    """One DynamoDB call at a time, as DynamoDB applies each conditional write atomically.
-
-    moto's in-process backend checks a condition and writes without a lock, so two threads could
-    both pass one condition there; real DynamoDB never lets them.
-    """
-    original = botocore.client.BaseClient._make_api_call
-    lock = threading.Lock()
-
-    def serialised(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        if self.meta.service_model.service_name != "dynamodb":
-            return original(self, operation, params)
-        with lock:
-            return original(self, operation, params)
-
-    botocore.client.BaseClient._make_api_call = serialised  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 class RacingClient(LineItemsClient):

@@ -15,6 +15,7 @@ from unittest import mock
 import pytest
 
 from course_setup import Course, lti13_course
+from moto_atomic import atomic_dynamodb
 from passback import container
 from passback.domain.release import ReleasePolicy
 from passback.services.course_settings import SettingRefused
@@ -59,12 +60,14 @@ def test_rule7_two_sweeps_at_once_give_each_learner_without_a_grade_one_zero_eve
         reports.append(sweeper.deadlines(clock.now))
 
     threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    # Both sweeps may queue the zeros (moto's conditional writes are not atomic across threads, so
-    # even both claims can succeed here); the job's fixed id is what makes the LMS see them once.
+    # One DynamoDB call at a time, as DynamoDB applies each atomically (moto's in-process backend
+    # is not thread-safe: unserialised, a sweep could die on moto's own race, not on ours).
+    with atomic_dynamodb():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    # Both sweeps may queue the zeros; the job's fixed id is what makes the LMS see them once.
     assert len(reports) == 2
     stack.drain()
     assert posts(lms) == Counter(
