@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import Served, start_serve, stop_serve, wait_for
+from conftest import Served, clean_env, start_serve, stop_serve, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -85,6 +89,27 @@ def test_cli_verbs_reach_the_local_stack_through_its_state_file(served: Served) 
     listed = served.cli("activities", "list").stdout
     assert activity_id in listed
     assert "Reading 2" in listed
+
+
+def test_ctrl_c_stops_serve_even_when_its_parent_left_ctrl_c_ignored(tmp_path: Path) -> None:
+    """A CI runner, a test worker or nohup may start serve with SIGINT ignored; Python keeps that."""
+    state = tmp_path / "local.json"
+    with (tmp_path / "serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "passback.cli", "--state-file", str(state), "serve", "--port", "0"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=clean_env(),
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509 - before exec
+        )
+    try:
+        wait_for(lambda: state.exists() or process.poll() is not None, timeout=60, what="serve to start")
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def test_ctrl_c_stops_serve_cleanly(tmp_path: Path) -> None:

@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     def stop(*_: Any) -> None:
         raise KeyboardInterrupt
 
+    # Ctrl-C and SIGTERM stop the stack however it was started: a parent (a CI runner, a test
+    # worker, nohup) may have left SIGINT ignored or blocked, and Python keeps an ignored SIGINT.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
         info = stack.start()
