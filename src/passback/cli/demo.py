@@ -479,6 +479,9 @@ def run(args: argparse.Namespace) -> int:
     def stop(*_: Any) -> None:
         raise KeyboardInterrupt
 
+    # As `serve`: Ctrl-C stops the demo even if its parent left SIGINT ignored or blocked.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
         started = time.monotonic()
